@@ -1,0 +1,87 @@
+//! Convolution and transposed convolution layers with biases, in PyTorch's weight layouts.
+
+use candle_core::{Result, Tensor};
+use candle_nn::VarBuilder;
+
+/// A 2D convolution with zero padding and a bias; weight `[out, in, kh, kw]`.
+#[derive(Debug, Clone)]
+pub struct Conv2d {
+    weight: Tensor,
+    bias: Tensor,
+    stride: usize,
+    padding: usize,
+}
+
+impl Conv2d {
+    /// Builds a square-kernel convolution with parameters `weight` and `bias` under `vb`.
+    pub fn new(
+        vb: VarBuilder,
+        in_channels: usize,
+        out_channels: usize,
+        kernel: usize,
+        stride: usize,
+        padding: usize,
+    ) -> Result<Self> {
+        let weight = vb.get((out_channels, in_channels, kernel, kernel), "weight")?;
+        let bias = vb.get(out_channels, "bias")?;
+        Ok(Self {
+            weight,
+            bias,
+            stride,
+            padding,
+        })
+    }
+
+    /// Applies the convolution to an NCHW tensor.
+    pub fn forward(&self, x: &Tensor) -> Result<Tensor> {
+        let y = x.conv2d(&self.weight, self.padding, self.stride, 1, 1)?;
+        let bias = self.bias.reshape((1, self.bias.dim(0)?, 1, 1))?;
+        y.broadcast_add(&bias)
+    }
+}
+
+/// A 2D transposed convolution with a bias; weight `[in, out, kh, kw]` as in PyTorch.
+#[derive(Debug, Clone)]
+pub struct ConvTranspose2d {
+    weight: Tensor,
+    bias: Tensor,
+    stride: usize,
+    padding: usize,
+    output_padding: usize,
+}
+
+impl ConvTranspose2d {
+    /// Builds a square-kernel transposed convolution with parameters under `vb`.
+    pub fn new(
+        vb: VarBuilder,
+        in_channels: usize,
+        out_channels: usize,
+        kernel: usize,
+        stride: usize,
+        padding: usize,
+        output_padding: usize,
+    ) -> Result<Self> {
+        let weight = vb.get((in_channels, out_channels, kernel, kernel), "weight")?;
+        let bias = vb.get(out_channels, "bias")?;
+        Ok(Self {
+            weight,
+            bias,
+            stride,
+            padding,
+            output_padding,
+        })
+    }
+
+    /// Applies the transposed convolution to an NCHW tensor.
+    pub fn forward(&self, x: &Tensor) -> Result<Tensor> {
+        let y = x.conv_transpose2d(
+            &self.weight,
+            self.padding,
+            self.output_padding,
+            self.stride,
+            1,
+        )?;
+        let bias = self.bias.reshape((1, self.bias.dim(0)?, 1, 1))?;
+        y.broadcast_add(&bias)
+    }
+}
