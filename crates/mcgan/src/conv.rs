@@ -32,6 +32,16 @@ impl Conv2d {
         })
     }
 
+    /// Wraps existing parameters: `weight` `[out, in, kh, kw]` and `bias` `[out]`.
+    pub fn from_tensors(weight: Tensor, bias: Tensor, stride: usize, padding: usize) -> Self {
+        Self {
+            weight,
+            bias,
+            stride,
+            padding,
+        }
+    }
+
     /// Applies the convolution to an NCHW tensor.
     pub fn forward(&self, x: &Tensor) -> Result<Tensor> {
         let y = x.conv2d(&self.weight, self.padding, self.stride, 1, 1)?;
@@ -70,6 +80,23 @@ impl ConvTranspose2d {
             padding,
             output_padding,
         })
+    }
+
+    /// Wraps existing parameters: `weight` `[in, out, kh, kw]` and `bias` `[out]`.
+    pub fn from_tensors(
+        weight: Tensor,
+        bias: Tensor,
+        stride: usize,
+        padding: usize,
+        output_padding: usize,
+    ) -> Self {
+        Self {
+            weight,
+            bias,
+            stride,
+            padding,
+            output_padding,
+        }
     }
 
     /// Applies the transposed convolution to an NCHW tensor.
