@@ -1,0 +1,321 @@
+//! FID and KID between every requested pair of labelled feature sets, and the `fid.parquet`
+//! table that holds them.
+//!
+//! This is the whole computation of the `fid` stage: the stage only turns its input list into
+//! [`LabelledFeatures`] and calls [`compare_pairs`] and [`write_parquet`].
+
+use std::collections::HashMap;
+use std::fs::File;
+use std::path::Path;
+use std::sync::Arc;
+
+use arrow::array::{ArrayRef, BooleanArray, Float64Array, Int64Array, RecordBatch, StringArray};
+use arrow::datatypes::{DataType, Field, Schema};
+use parquet::arrow::ArrowWriter;
+use serde::{Deserialize, Serialize};
+
+use crate::error::{FidError, Result};
+use crate::feature_table::FeatureTable;
+use crate::frechet::frechet_distance;
+use crate::kid::kid;
+use crate::statistics::Statistics;
+
+/// Parameters of the `fid` stage.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FidParams {
+    /// Label pairs `[a, b]` to compare. Default: every unordered pair, in input order.
+    #[serde(default)]
+    pub pairs: Option<Vec<[String; 2]>>,
+    /// One label per input, in input order (sorted by stage name). Default: the last
+    /// component of each input's stage name (see [`stage_label`]).
+    #[serde(default)]
+    pub labels: Option<Vec<String>>,
+    /// Whether to compute KID beside FID. Default: true.
+    #[serde(default = "default_kid")]
+    pub kid: bool,
+    /// Number of random KID subsets. Default: 100.
+    #[serde(default = "default_kid_subsets")]
+    pub kid_subsets: usize,
+    /// Rows per KID subset, capped by the smaller set. Default: 100.
+    #[serde(default = "default_kid_subset_size")]
+    pub kid_subset_size: usize,
+    /// Seed of the KID subset draws. Default: 1.
+    #[serde(default = "default_seed")]
+    pub seed: u64,
+    /// TTUR compatibility: keep only the first `floor(n / N) * N` rows of each set, as TTUR's
+    /// batches of `N` (50) did. Default: none, every row is used.
+    #[serde(default)]
+    pub drop_last_batch: Option<usize>,
+}
+
+fn default_kid() -> bool {
+    true
+}
+
+fn default_kid_subsets() -> usize {
+    100
+}
+
+fn default_kid_subset_size() -> usize {
+    100
+}
+
+fn default_seed() -> u64 {
+    1
+}
+
+impl Default for FidParams {
+    fn default() -> Self {
+        Self {
+            pairs: None,
+            labels: None,
+            kid: default_kid(),
+            kid_subsets: default_kid_subsets(),
+            kid_subset_size: default_kid_subset_size(),
+            seed: default_seed(),
+            drop_last_batch: None,
+        }
+    }
+}
+
+/// A feature set with the label it has in the output table.
+#[derive(Debug, Clone)]
+pub struct LabelledFeatures {
+    pub label: String,
+    pub table: FeatureTable,
+}
+
+/// One row of `fid.parquet`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PairResult {
+    pub a: String,
+    pub b: String,
+    pub fid: f64,
+    /// `None` when KID was not requested.
+    pub kid_mean: Option<f64>,
+    pub kid_std: Option<f64>,
+    /// Rows of each set that entered the statistics (after `drop_last_batch`).
+    pub n_a: usize,
+    pub n_b: usize,
+    /// Whether the eps offset on the covariance diagonals was needed.
+    pub eps_offset_used: bool,
+}
+
+/// Returns the label of an input from its stage name: the last dot-separated component, where
+/// a dot between two digits belongs to a number (`features.A.scale=0.50` gives `scale=0.50`).
+pub fn stage_label(stage_name: &str) -> &str {
+    let bytes = stage_name.as_bytes();
+    let split = (1..bytes.len().saturating_sub(1)).rev().find(|&i| {
+        bytes[i] == b'.' && !(bytes[i - 1].is_ascii_digit() && bytes[i + 1].is_ascii_digit())
+    });
+    match split {
+        Some(i) => &stage_name[i + 1..],
+        None => stage_name,
+    }
+}
+
+/// Keeps the first `floor(n / batch) * batch` rows of `table`, as TTUR's batched extraction
+/// did, and returns the number kept.
+pub fn drop_last_batch(table: &mut FeatureTable, batch: usize) -> Result<usize> {
+    if batch == 0 {
+        return Err(FidError::InvalidParams(
+            "drop_last_batch must be at least 1".into(),
+        ));
+    }
+    let kept = table.len() / batch * batch;
+    table.truncate(kept);
+    Ok(kept)
+}
+
+/// Computes FID (and KID when `params.kid`) for every requested pair of `sets`.
+pub fn compare_pairs(sets: Vec<LabelledFeatures>, params: &FidParams) -> Result<Vec<PairResult>> {
+    let mut sets = sets;
+    if let Some(labels) = &params.labels {
+        if labels.len() != sets.len() {
+            return Err(FidError::InvalidParams(format!(
+                "{} labels for {} inputs; give one label per input, in stage-name order",
+                labels.len(),
+                sets.len()
+            )));
+        }
+        for (set, label) in sets.iter_mut().zip(labels) {
+            set.label = label.clone();
+        }
+    }
+    if let Some(batch) = params.drop_last_batch {
+        for set in &mut sets {
+            let total = set.table.len();
+            let kept = drop_last_batch(&mut set.table, batch)?;
+            tracing::info!(label = %set.label, total, kept, "dropped the last partial batch");
+        }
+    }
+
+    let index = label_index(&sets)?;
+    let pairs = resolve_pairs(params.pairs.as_deref(), &sets, &index)?;
+
+    let statistics = sets
+        .iter()
+        .map(|set| {
+            Statistics::from_table(&set.table).map_err(|error| {
+                FidError::InvalidInput(format!("feature set `{}`: {error}", set.label))
+            })
+        })
+        .collect::<Result<Vec<_>>>()?;
+
+    pairs
+        .into_iter()
+        .map(|(i, j)| {
+            let (a, b) = (&sets[i], &sets[j]);
+            let frechet = frechet_distance(&statistics[i], &statistics[j])?;
+            let kid_result = if params.kid {
+                Some(kid(
+                    &a.table.features,
+                    &b.table.features,
+                    a.table.dim,
+                    params.kid_subsets,
+                    params.kid_subset_size,
+                    params.seed,
+                )?)
+            } else {
+                None
+            };
+            tracing::info!(a = %a.label, b = %b.label, fid = frechet.value, "compared feature sets");
+            Ok(PairResult {
+                a: a.label.clone(),
+                b: b.label.clone(),
+                fid: frechet.value,
+                kid_mean: kid_result.map(|k| k.mean),
+                kid_std: kid_result.map(|k| k.std),
+                n_a: a.table.len(),
+                n_b: b.table.len(),
+                eps_offset_used: frechet.eps_offset_used,
+            })
+        })
+        .collect()
+}
+
+fn label_index(sets: &[LabelledFeatures]) -> Result<HashMap<&str, usize>> {
+    let mut index = HashMap::new();
+    for (position, set) in sets.iter().enumerate() {
+        if index.insert(set.label.as_str(), position).is_some() {
+            return Err(FidError::InvalidParams(format!(
+                "two inputs have the label `{}`; set distinct `labels`",
+                set.label
+            )));
+        }
+    }
+    Ok(index)
+}
+
+fn resolve_pairs(
+    requested: Option<&[[String; 2]]>,
+    sets: &[LabelledFeatures],
+    index: &HashMap<&str, usize>,
+) -> Result<Vec<(usize, usize)>> {
+    let Some(requested) = requested else {
+        let count = sets.len();
+        return Ok((0..count)
+            .flat_map(|i| (i + 1..count).map(move |j| (i, j)))
+            .collect());
+    };
+    let lookup = |label: &str| {
+        index.get(label).copied().ok_or_else(|| {
+            let mut known: Vec<&str> = sets.iter().map(|set| set.label.as_str()).collect();
+            known.sort_unstable();
+            FidError::InvalidParams(format!(
+                "pair label `{label}` matches no input; the labels are {}",
+                known.join(", ")
+            ))
+        })
+    };
+    requested
+        .iter()
+        .map(|[a, b]| Ok((lookup(a)?, lookup(b)?)))
+        .collect()
+}
+
+/// Writes the pair results as `fid.parquet`: columns `a`, `b` (utf8), `fid`, `kid_mean`,
+/// `kid_std` (float64, KID columns null without KID), `n_a`, `n_b` (int64) and
+/// `eps_offset_used` (bool).
+pub fn write_parquet(path: &Path, results: &[PairResult]) -> Result<()> {
+    let table_error = |message: String| FidError::Table {
+        action: "write",
+        path: path.to_path_buf(),
+        message,
+    };
+    let schema = Arc::new(Schema::new(vec![
+        Field::new("a", DataType::Utf8, false),
+        Field::new("b", DataType::Utf8, false),
+        Field::new("fid", DataType::Float64, false),
+        Field::new("kid_mean", DataType::Float64, true),
+        Field::new("kid_std", DataType::Float64, true),
+        Field::new("n_a", DataType::Int64, false),
+        Field::new("n_b", DataType::Int64, false),
+        Field::new("eps_offset_used", DataType::Boolean, false),
+    ]));
+    let count = |n: usize| i64::try_from(n).unwrap_or(i64::MAX);
+    let columns: Vec<ArrayRef> = vec![
+        Arc::new(StringArray::from_iter_values(results.iter().map(|r| &r.a))),
+        Arc::new(StringArray::from_iter_values(results.iter().map(|r| &r.b))),
+        Arc::new(Float64Array::from_iter_values(
+            results.iter().map(|r| r.fid),
+        )),
+        Arc::new(Float64Array::from_iter(results.iter().map(|r| r.kid_mean))),
+        Arc::new(Float64Array::from_iter(results.iter().map(|r| r.kid_std))),
+        Arc::new(Int64Array::from_iter_values(
+            results.iter().map(|r| count(r.n_a)),
+        )),
+        Arc::new(Int64Array::from_iter_values(
+            results.iter().map(|r| count(r.n_b)),
+        )),
+        Arc::new(BooleanArray::from_iter(
+            results.iter().map(|r| Some(r.eps_offset_used)),
+        )),
+    ];
+    let batch =
+        RecordBatch::try_new(schema.clone(), columns).map_err(|e| table_error(e.to_string()))?;
+
+    let file = File::create(path).map_err(|error| FidError::io(path, error))?;
+    let mut writer =
+        ArrowWriter::try_new(file, schema, None).map_err(|e| table_error(e.to_string()))?;
+    writer
+        .write(&batch)
+        .map_err(|e| table_error(e.to_string()))?;
+    writer.close().map_err(|e| table_error(e.to_string()))?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stage_label_keeps_decimal_values() {
+        assert_eq!(stage_label("features.A.scale=0.50"), "scale=0.50");
+        assert_eq!(stage_label("features.centered-square.B.train"), "train");
+        assert_eq!(stage_label("test"), "test");
+        assert_eq!(stage_label("features.size.1.5"), "1.5");
+    }
+
+    #[test]
+    fn drop_last_batch_keeps_whole_batches() {
+        let mut table = FeatureTable::new(Vec::new(), vec![0.0; 120 * 2], 2).unwrap();
+        assert_eq!(drop_last_batch(&mut table, 50).unwrap(), 100);
+        assert_eq!(table.len(), 100);
+    }
+
+    #[test]
+    fn params_default_when_empty() {
+        let params: FidParams = serde_json::from_str("{}").unwrap();
+        assert_eq!(params, FidParams::default());
+        assert!(params.kid);
+        assert_eq!(params.kid_subsets, 100);
+        assert_eq!(params.seed, 1);
+    }
+
+    #[test]
+    fn unknown_param_is_rejected() {
+        assert!(serde_json::from_str::<FidParams>(r#"{"kid_subset": 3}"#).is_err());
+    }
+}
