@@ -1,0 +1,296 @@
+//! Adam without weight decay, following PyTorch's `torch.optim.Adam` update element by element.
+//!
+//! candle-nn's `AdamW` applies decoupled weight decay (0.01 by default) and orders the bias
+//! corrections differently, so the trainer uses this optimiser instead. The update, per element,
+//! in float32 with the scalars computed in float64 and then rounded, as PyTorch's single-tensor
+//! CPU path does it:
+//!
+//! ```text
+//! m = lerp(m, g, 1 - beta1)
+//! v = v * beta2 + (1 - beta2) * g * g
+//! denom = sqrt(v) / sqrt(1 - beta2^t) + eps
+//! p = p + (-lr / (1 - beta1^t)) * m / denom
+//! ```
+
+use candle_core::{DType, Device, Result, Tensor, Var};
+
+/// Adam hyperparameters.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct AdamConfig {
+    /// Learning rate.
+    pub lr: f64,
+    /// Decay rate of the first-moment estimate.
+    pub beta1: f64,
+    /// Decay rate of the second-moment estimate.
+    pub beta2: f64,
+    /// Term added to the denominator for numerical stability.
+    pub eps: f64,
+}
+
+impl Default for AdamConfig {
+    /// The Mask CycleGAN settings: lr 2e-4, betas (0.5, 0.999), eps 1e-8.
+    fn default() -> Self {
+        Self {
+            lr: 2e-4,
+            beta1: 0.5,
+            beta2: 0.999,
+            eps: 1e-8,
+        }
+    }
+}
+
+/// Moment estimates of one parameter, created at its first update.
+#[derive(Debug, Clone)]
+pub struct AdamMoments {
+    /// Number of updates applied to the parameter.
+    pub step: u64,
+    /// First-moment estimate `m`.
+    pub exp_avg: Tensor,
+    /// Second-moment estimate `v`.
+    pub exp_avg_sq: Tensor,
+}
+
+/// Adam over named variables.
+#[derive(Debug)]
+pub struct Adam {
+    config: AdamConfig,
+    params: Vec<(String, Var)>,
+    moments: Vec<Option<AdamMoments>>,
+}
+
+impl Adam {
+    /// Creates an optimiser over `params`; names key the state in checkpoints.
+    pub fn new(params: Vec<(String, Var)>, config: AdamConfig) -> Self {
+        let moments = vec![None; params.len()];
+        Self {
+            config,
+            params,
+            moments,
+        }
+    }
+
+    /// Hyperparameters, with the current learning rate.
+    pub fn config(&self) -> AdamConfig {
+        self.config
+    }
+
+    /// Sets the learning rate of the following steps.
+    pub fn set_lr(&mut self, lr: f64) {
+        self.config.lr = lr;
+    }
+
+    /// Parameters with their names, in the order given to [`Adam::new`].
+    pub fn params(&self) -> &[(String, Var)] {
+        &self.params
+    }
+
+    /// Moment estimates per parameter, aligned with [`Adam::params`].
+    pub fn moments(&self) -> &[Option<AdamMoments>] {
+        &self.moments
+    }
+
+    /// Replaces the moment estimates of the parameter at `index`, as when resuming.
+    pub fn set_moments(&mut self, index: usize, moments: AdamMoments) {
+        self.moments[index] = Some(moments);
+    }
+
+    /// Applies one update from `grads`. Parameters without a gradient keep their value and
+    /// state, as in PyTorch when `p.grad is None`.
+    pub fn step(&mut self, grads: &candle_core::backprop::GradStore) -> Result<()> {
+        for index in 0..self.params.len() {
+            let Some(grad) = grads.get(self.params[index].1.as_tensor()) else {
+                continue;
+            };
+            self.update_one(index, grad)?;
+        }
+        Ok(())
+    }
+
+    fn update_one(&mut self, index: usize, grad: &Tensor) -> Result<()> {
+        let param = &self.params[index].1;
+        let moments = match self.moments[index].take() {
+            Some(moments) => moments,
+            None => AdamMoments {
+                step: 0,
+                exp_avg: param.zeros_like()?,
+                exp_avg_sq: param.zeros_like()?,
+            },
+        };
+        let step = moments.step + 1;
+        let scalars = StepScalars::new(&self.config, step);
+        let (exp_avg, exp_avg_sq) = match (param.device(), param.dtype()) {
+            (Device::Cpu, DType::F32) => update_cpu(param, grad, &moments, &scalars)?,
+            _ => update_tensors(param, grad, &moments, &scalars)?,
+        };
+        self.moments[index] = Some(AdamMoments {
+            step,
+            exp_avg,
+            exp_avg_sq,
+        });
+        Ok(())
+    }
+}
+
+/// Per-step scalars, rounded to float32 where PyTorch multiplies them into float32 tensors.
+struct StepScalars {
+    lerp_weight: f32,
+    beta2: f32,
+    one_minus_beta2: f32,
+    bias_correction2_sqrt: f32,
+    eps: f32,
+    neg_step_size: f32,
+}
+
+impl StepScalars {
+    fn new(config: &AdamConfig, step: u64) -> Self {
+        let exponent = step as i32;
+        let bias_correction1 = 1.0 - config.beta1.powi(exponent);
+        let bias_correction2 = 1.0 - config.beta2.powi(exponent);
+        Self {
+            lerp_weight: (1.0 - config.beta1) as f32,
+            beta2: config.beta2 as f32,
+            one_minus_beta2: (1.0 - config.beta2) as f32,
+            bias_correction2_sqrt: bias_correction2.sqrt() as f32,
+            eps: config.eps as f32,
+            neg_step_size: (-config.lr / bias_correction1) as f32,
+        }
+    }
+}
+
+/// PyTorch's CPU `lerp`, which switches formula at weight 0.5 to stay exact at both ends.
+fn lerp(start: f32, end: f32, weight: f32) -> f32 {
+    if weight.abs() < 0.5 {
+        start + weight * (end - start)
+    } else {
+        end - (end - start) * (1.0 - weight)
+    }
+}
+
+fn host_values(tensor: &Tensor) -> Result<Vec<f32>> {
+    tensor.flatten_all()?.to_vec1::<f32>()
+}
+
+/// Fused update on the host: one pass over each buffer instead of a dozen tensor operations.
+fn update_cpu(
+    param: &Var,
+    grad: &Tensor,
+    moments: &AdamMoments,
+    scalars: &StepScalars,
+) -> Result<(Tensor, Tensor)> {
+    let mut values = host_values(param.as_tensor())?;
+    let grad_values = host_values(grad)?;
+    let mut exp_avg = host_values(&moments.exp_avg)?;
+    let mut exp_avg_sq = host_values(&moments.exp_avg_sq)?;
+    for i in 0..values.len() {
+        let g = grad_values[i];
+        exp_avg[i] = lerp(exp_avg[i], g, scalars.lerp_weight);
+        exp_avg_sq[i] = exp_avg_sq[i] * scalars.beta2 + scalars.one_minus_beta2 * g * g;
+        let denom = exp_avg_sq[i].sqrt() / scalars.bias_correction2_sqrt + scalars.eps;
+        values[i] += scalars.neg_step_size * exp_avg[i] / denom;
+    }
+    let shape = param.shape().clone();
+    let device = param.device().clone();
+    param.set(&Tensor::from_vec(values, shape.clone(), &device)?)?;
+    Ok((
+        Tensor::from_vec(exp_avg, shape.clone(), &device)?,
+        Tensor::from_vec(exp_avg_sq, shape, &device)?,
+    ))
+}
+
+/// The same update as tensor operations, for accelerators and float64.
+fn update_tensors(
+    param: &Var,
+    grad: &Tensor,
+    moments: &AdamMoments,
+    scalars: &StepScalars,
+) -> Result<(Tensor, Tensor)> {
+    let weight = f64::from(scalars.lerp_weight);
+    let exp_avg = (grad - ((grad - &moments.exp_avg)? * (1.0 - weight))?)?;
+    let exp_avg_sq = ((&moments.exp_avg_sq * f64::from(scalars.beta2))?
+        + ((grad * f64::from(scalars.one_minus_beta2))? * grad)?)?;
+    let denom = ((exp_avg_sq.sqrt()? / f64::from(scalars.bias_correction2_sqrt))?
+        + f64::from(scalars.eps))?;
+    let delta = ((&exp_avg * f64::from(scalars.neg_step_size))? / denom)?;
+    param.set(&(param.as_tensor() + delta)?)?;
+    Ok((exp_avg, exp_avg_sq))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Runs `steps` updates of a one-element parameter with a fixed gradient, in float64.
+    fn reference_adam(p0: f64, gradients: &[f64], config: &AdamConfig) -> f64 {
+        let (mut p, mut m, mut v) = (p0, 0.0, 0.0);
+        for (t, g) in gradients.iter().enumerate() {
+            let t = (t + 1) as i32;
+            m = config.beta1 * m + (1.0 - config.beta1) * g;
+            v = config.beta2 * v + (1.0 - config.beta2) * g * g;
+            let m_hat = m / (1.0 - config.beta1.powi(t));
+            let v_hat = v / (1.0 - config.beta2.powi(t));
+            p -= config.lr * m_hat / (v_hat.sqrt() + config.eps);
+        }
+        p
+    }
+
+    fn run_steps(device_path_tensors: bool, gradients: &[f32]) -> f32 {
+        let device = Device::Cpu;
+        let param = Var::from_tensor(&Tensor::new(&[0.3f32], &device).unwrap()).unwrap();
+        let mut adam = Adam::new(vec![("w".into(), param.clone())], AdamConfig::default());
+        for &g in gradients {
+            let grad = Tensor::new(&[g], &device).unwrap();
+            let moments = adam.moments[0].take().unwrap_or(AdamMoments {
+                step: 0,
+                exp_avg: param.zeros_like().unwrap(),
+                exp_avg_sq: param.zeros_like().unwrap(),
+            });
+            let step = moments.step + 1;
+            let scalars = StepScalars::new(&adam.config, step);
+            let (exp_avg, exp_avg_sq) = if device_path_tensors {
+                update_tensors(&param, &grad, &moments, &scalars).unwrap()
+            } else {
+                update_cpu(&param, &grad, &moments, &scalars).unwrap()
+            };
+            adam.moments[0] = Some(AdamMoments {
+                step,
+                exp_avg,
+                exp_avg_sq,
+            });
+        }
+        param.as_tensor().to_vec1::<f32>().unwrap()[0]
+    }
+
+    #[test]
+    fn adam_matches_textbook_update() {
+        let gradients = [0.5f32, -0.25, 1.5, 0.01, -2.0];
+        let expected = reference_adam(0.3, &gradients.map(f64::from), &AdamConfig::default());
+        let host = run_steps(false, &gradients);
+        assert!(
+            (f64::from(host) - expected).abs() < 1e-7,
+            "{host} vs {expected}"
+        );
+    }
+
+    #[test]
+    fn tensor_path_matches_host_path() {
+        let gradients = [0.5f32, -0.25, 1.5, 0.01, -2.0];
+        let host = run_steps(false, &gradients);
+        let tensors = run_steps(true, &gradients);
+        assert!((host - tensors).abs() < 1e-7, "{host} vs {tensors}");
+    }
+
+    #[test]
+    fn first_step_moves_by_lr() {
+        let param = Var::from_tensor(&Tensor::new(&[1.0f32, 1.0], &Device::Cpu).unwrap()).unwrap();
+        let loss = (param.as_tensor() * &Tensor::new(&[3.0f32, -1e-3], &Device::Cpu).unwrap())
+            .unwrap()
+            .sum_all()
+            .unwrap();
+        let grads = loss.backward().unwrap();
+        let mut adam = Adam::new(vec![("w".into(), param.clone())], AdamConfig::default());
+        adam.step(&grads).unwrap();
+        let values = param.as_tensor().to_vec1::<f32>().unwrap();
+        assert!((values[0] - (1.0 - 2e-4)).abs() < 1e-7);
+        assert!((values[1] - (1.0 + 2e-4)).abs() < 1e-7);
+    }
+}
