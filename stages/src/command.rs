@@ -1,0 +1,211 @@
+//! The `command` kind: any shell command as a cached stage.
+//!
+//! `sh -c RUN` runs with its working directory and `$OUT` set to the output directory,
+//! `$SCRATCH` set to the scratch directory of the key (kept across failed attempts), and one
+//! `IN_<NAME>` variable per input (the input name upper-cased, other characters than letters
+//! and digits written `_`; a wildcard input gives its paths one per line). Standard output and
+//! standard error go to the stage's log file; a nonzero exit fails the stage with the tail of
+//! standard error.
+
+use std::collections::{BTreeMap, VecDeque};
+use std::fs::OpenOptions;
+use std::io::{BufRead, BufReader, Write};
+use std::os::unix::process::CommandExt;
+use std::process::{Child, Stdio};
+use std::time::Duration;
+
+use anyhow::{bail, Context};
+use dag::{InputSpec, StageContext, StageKind};
+use serde::{Deserialize, Serialize};
+
+/// Lines of standard error kept for the failure message.
+const STDERR_TAIL_LINES: usize = 20;
+
+/// How often the child is polled for exit and for cancellation.
+const POLL_INTERVAL: Duration = Duration::from_millis(20);
+
+/// Params of a `command` stage.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CommandParams {
+    /// The shell command, run by `sh -c`.
+    pub run: String,
+    /// Extra environment variables (default: none). They are part of the stage key.
+    #[serde(default)]
+    pub env: BTreeMap<String, String>,
+}
+
+/// The `command` stage kind.
+pub struct Command;
+
+impl StageKind for Command {
+    fn name(&self) -> &'static str {
+        "command"
+    }
+
+    fn fingerprint(&self) -> &'static str {
+        crate::fingerprints::COMMAND
+    }
+
+    fn check_params(&self, params: &serde_json::Value) -> Result<serde_json::Value, String> {
+        dag::check_params::<CommandParams>(params)
+    }
+
+    fn inputs(&self) -> &'static [InputSpec] {
+        const INPUTS: &[InputSpec] = &[InputSpec::optional(InputSpec::ANY)];
+        INPUTS
+    }
+
+    fn run(&self, ctx: &mut StageContext) -> anyhow::Result<()> {
+        let params: CommandParams = ctx.params()?;
+        let scratch = ctx.scratch_dir()?;
+
+        let log = OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(ctx.log_path())
+            .with_context(|| format!("cannot open log file {}", ctx.log_path().display()))?;
+
+        let mut command = std::process::Command::new("sh");
+        command
+            .arg("-c")
+            .arg(&params.run)
+            .current_dir(ctx.out_dir())
+            .env("OUT", ctx.out_dir())
+            .env("SCRATCH", &scratch)
+            .envs(&params.env)
+            .stdin(Stdio::null())
+            .stdout(log.try_clone()?)
+            .stderr(Stdio::piped())
+            // Its own process group, so cancelling kills the shell's children too.
+            .process_group(0);
+        for (name, input) in ctx.inputs() {
+            let paths: Vec<String> = input
+                .entries()
+                .iter()
+                .map(|(_, path)| path.display().to_string())
+                .collect();
+            command.env(input_variable(name), paths.join("\n"));
+        }
+
+        let mut child = command
+            .spawn()
+            .with_context(|| format!("cannot start `sh -c {}`", params.run))?;
+        let stderr_tail = spawn_stderr_reader(&mut child, log);
+        let status = wait_or_cancel(&mut child, ctx)?;
+        let tail = stderr_tail
+            .join()
+            .unwrap_or_default()
+            .into_iter()
+            .collect::<Vec<_>>()
+            .join("\n");
+
+        if ctx.cancelled() {
+            bail!("stage {} cancelled", ctx.stage());
+        }
+        if !status.success() {
+            let code = status
+                .code()
+                .map_or_else(|| "a signal".to_string(), |code| format!("code {code}"));
+            if tail.is_empty() {
+                bail!("command `{}` exited with {code}", params.run);
+            }
+            bail!("command `{}` exited with {code}:\n{tail}", params.run);
+        }
+        Ok(())
+    }
+}
+
+/// The environment variable that carries input `name`: `IN_` and the name upper-cased.
+pub fn input_variable(name: &str) -> String {
+    let suffix: String = name
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() {
+                c.to_ascii_uppercase()
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    format!("IN_{suffix}")
+}
+
+/// Copies the child's standard error into the log and returns its last lines when it closes.
+fn spawn_stderr_reader(
+    child: &mut Child,
+    mut log: std::fs::File,
+) -> std::thread::JoinHandle<VecDeque<String>> {
+    let stderr = child.stderr.take();
+    std::thread::spawn(move || {
+        let mut tail = VecDeque::with_capacity(STDERR_TAIL_LINES);
+        let Some(stderr) = stderr else {
+            return tail;
+        };
+        for line in BufReader::new(stderr).lines() {
+            let Ok(line) = line else { break };
+            // The log is best effort: a full disk must not hide the command's own failure.
+            let _ = writeln!(log, "{line}");
+            if tail.len() == STDERR_TAIL_LINES {
+                tail.pop_front();
+            }
+            tail.push_back(line);
+        }
+        tail
+    })
+}
+
+/// Waits for the child, killing its process group if the stage is cancelled meanwhile.
+fn wait_or_cancel(
+    child: &mut Child,
+    ctx: &StageContext,
+) -> anyhow::Result<std::process::ExitStatus> {
+    loop {
+        if let Some(status) = child.try_wait().context("cannot wait for the command")? {
+            return Ok(status);
+        }
+        if ctx.cancelled() {
+            kill_process_group(child);
+            return child.wait().context("cannot wait for the command");
+        }
+        std::thread::sleep(POLL_INTERVAL);
+    }
+}
+
+fn kill_process_group(child: &Child) {
+    let Ok(group) = libc::pid_t::try_from(child.id()) else {
+        return;
+    };
+    // SAFETY: kill(2) with a negative pid signals the group the child leads; it touches no
+    // memory of this process.
+    unsafe {
+        libc::kill(-group, libc::SIGKILL);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn input_variable_uppercases_name() {
+        assert_eq!(input_variable("dataset"), "IN_DATASET");
+        assert_eq!(input_variable("real-a.b"), "IN_REAL_A_B");
+    }
+
+    #[test]
+    fn params_reject_unknown_key() {
+        let error = Command
+            .check_params(&serde_json::json!({"run": "true", "cmd": "x"}))
+            .unwrap_err();
+        assert!(error.contains("cmd"), "{error}");
+    }
+
+    #[test]
+    fn params_fill_default_env() {
+        let canonical = Command
+            .check_params(&serde_json::json!({"run": "true"}))
+            .unwrap();
+        assert_eq!(canonical, serde_json::json!({"run": "true", "env": {}}));
+    }
+}
