@@ -11,6 +11,7 @@
 
 mod bicubic;
 mod bilinear;
+mod cpu_kernels;
 mod error;
 mod extractor;
 mod network;

@@ -14,6 +14,7 @@ use crate::architecture::{
     inception_v3_layers, BranchSpec, ConvSpec, LayerSpec, OpSpec, PoolKind, PoolSpec,
     BATCH_NORM_EPS, FEATURE_DIM, INPUT_SIZE, PARAM_PREFIX,
 };
+use crate::cpu_kernels::{FoldedConv, Pool};
 use crate::error::{InceptionError, Result};
 use crate::torchscript::ConvGeometry;
 
@@ -21,6 +22,8 @@ use crate::torchscript::ConvGeometry;
 #[derive(Debug, Clone)]
 struct ConvUnit {
     spec: ConvSpec,
+    /// The same unit as a fused CPU kernel.
+    cpu: FoldedConv,
     /// `[out, in, kh, kw]`, already multiplied by the batch-norm scale.
     weight: Tensor,
     /// `[1, out, 1, 1]`: `beta - mean * s`.
@@ -30,7 +33,7 @@ struct ConvUnit {
 #[derive(Debug, Clone)]
 enum Op {
     Conv(ConvUnit),
-    Pool(PoolSpec),
+    Pool(Pool),
 }
 
 #[derive(Debug, Clone)]
@@ -132,13 +135,17 @@ impl Op {
     fn forward(&self, x: &Tensor) -> Result<Tensor> {
         match self {
             Op::Conv(conv) => conv.forward(x),
-            Op::Pool(pool) => pool_forward(pool, x),
+            Op::Pool(pool) if x.device().is_cpu() => Ok(x.contiguous()?.apply_op1_no_bwd(pool)?),
+            Op::Pool(pool) => pool_forward(&pool.0, x),
         }
     }
 }
 
 impl ConvUnit {
     fn forward(&self, x: &Tensor) -> Result<Tensor> {
+        if x.device().is_cpu() {
+            return Ok(x.contiguous()?.apply_op1_no_bwd(&self.cpu)?);
+        }
         let [pad_rows, pad_columns] = self.spec.padding;
         let [stride, _] = self.spec.stride;
         // candle pads both axes alike, so asymmetric (1x7, 7x1) padding is added by hand.
@@ -225,7 +232,7 @@ fn load_branch(branch: BranchSpec, weights: &WeightSet<'_>, device: &Device) -> 
 fn load_op(op: OpSpec, weights: &WeightSet<'_>, device: &Device) -> Result<Op> {
     Ok(match op {
         OpSpec::Conv(conv) => Op::Conv(load_conv(conv, weights, device)?),
-        OpSpec::Pool(pool) => Op::Pool(pool),
+        OpSpec::Pool(pool) => Op::Pool(Pool(pool)),
     })
 }
 
@@ -277,9 +284,19 @@ fn load_conv(spec: ConvSpec, weights: &WeightSet<'_>, device: &Device) -> Result
         bias.push((f64::from(beta[channel]) - f64::from(mean[channel]) * scale) as f32);
     }
 
+    let cpu = FoldedConv {
+        out_channels: out,
+        in_channels: spec.in_channels,
+        kernel: spec.kernel,
+        stride: spec.stride[0],
+        padding: spec.padding,
+        weight: folded.clone(),
+        bias: bias.clone(),
+    };
     Ok(ConvUnit {
         weight: Tensor::from_vec(folded, weight_shape.as_slice(), device)?,
         bias: Tensor::from_vec(bias, (1, out, 1, 1), device)?,
+        cpu,
         spec,
     })
 }
