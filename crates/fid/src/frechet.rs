@@ -12,8 +12,10 @@
 //! vectors, two products and one eigenvalues-only decomposition. Eigenvalues of `S1` that
 //! rounding makes negative are clipped to zero (a covariance is positive semi-definite), and
 //! their columns of `B` are dropped, which makes the distance of small sets (rank `n - 1`)
-//! cheap.
+//! cheap. When `S1` comes from more samples than dimensions, its Cholesky factor replaces `B`
+//! (same eigenvalues, no eigenvectors), which halves the time of a 2048-d distance.
 
+use faer::linalg::matmul::triangular::{self, BlockStructure};
 use faer::{Accum, Mat, Par, Side};
 
 use crate::error::{FidError, Result};
@@ -65,7 +67,7 @@ pub fn frechet_distance(a: &Statistics, b: &Statistics) -> Result<FrechetResult>
     let trace_a = trace(&a.covariance);
     let trace_b = trace(&b.covariance);
 
-    let (trace_sqrt, eps_offset_used) = match trace_sqrt_product(&a.covariance, &b.covariance) {
+    let (trace_sqrt, eps_offset_used) = match trace_sqrt_product_fastest(a, b) {
         Some(value) => (value, false),
         None => {
             tracing::warn!(
@@ -90,7 +92,26 @@ pub fn frechet_distance(a: &Statistics, b: &Statistics) -> Result<FrechetResult>
     })
 }
 
-/// Returns `tr sqrt(S1 S2)` for symmetric positive semi-definite `S1`, `S2`, or `None` when an
+/// Returns `tr sqrt(S1 S2)`, choosing the faster route when it is safe.
+///
+/// When `S1` has full rank (more samples than dimensions) its Cholesky factor `L` gives
+/// `L^T S2 L = L^{-1} (S1 S2) L`, which has the eigenvalues of `S1 S2` and skips the
+/// eigenvectors of `S1`; that halves the time of a 2048-d distance. A covariance of fewer samples
+/// than dimensions, or one whose factorisation fails, takes the eigenvector route of
+/// [`trace_sqrt_product`], which clips the eigenvalues that rounding makes negative.
+fn trace_sqrt_product_fastest(a: &Statistics, b: &Statistics) -> Option<f64> {
+    let full_rank = a.count.is_none_or(|count| count > a.dim());
+    if full_rank {
+        if let Some(value) = trace_sqrt_product_cholesky(&a.covariance, &b.covariance) {
+            return Some(value);
+        }
+        tracing::debug!("covariance is not positive definite; using its eigendecomposition");
+    }
+    trace_sqrt_product(&a.covariance, &b.covariance)
+}
+
+/// Returns `tr sqrt(S1 S2)` for symmetric positive semi-definite `S1`, `S2` by the eigenvalue
+/// route (the reference tools' fixtures call it `fid_eigen`), or `None` when an
 /// eigendecomposition does not converge or the result is not finite.
 pub fn trace_sqrt_product(s1: &Mat<f64>, s2: &Mat<f64>) -> Option<f64> {
     let eigen = s1.self_adjoint_eigen(Side::Lower).ok()?;
@@ -104,27 +125,56 @@ pub fn trace_sqrt_product(s1: &Mat<f64>, s2: &Mat<f64>) -> Option<f64> {
     let scaled = Mat::from_fn(s1.nrows(), kept.len(), |row, k| {
         vectors[(row, kept[k])] * values[kept[k]].sqrt()
     });
+    sum_sqrt_eigenvalues(congruence(s2, &scaled, BlockStructure::Rectangular))
+}
 
-    let mut s2_scaled = Mat::<f64>::zeros(s1.nrows(), kept.len());
-    faer::linalg::matmul::matmul(
-        s2_scaled.as_mut(),
+/// Returns `tr sqrt(S1 S2)` through the Cholesky factor of `S1`, or `None` when `S1` is not
+/// numerically positive definite.
+fn trace_sqrt_product_cholesky(s1: &Mat<f64>, s2: &Mat<f64>) -> Option<f64> {
+    let cholesky = s1.llt(Side::Lower).ok()?;
+    let factor = cholesky.L().to_owned();
+    sum_sqrt_eigenvalues(congruence(s2, &factor, BlockStructure::TriangularLower))
+}
+
+/// Returns the lower triangle of `F^T S F`, the only half the symmetric eigensolver reads.
+fn congruence(s: &Mat<f64>, factor: &Mat<f64>, factor_structure: BlockStructure) -> Mat<f64> {
+    let columns = factor.ncols();
+    let mut s_factor = Mat::<f64>::zeros(s.nrows(), columns);
+    triangular::matmul(
+        s_factor.as_mut(),
+        BlockStructure::Rectangular,
         Accum::Replace,
-        s2.as_ref(),
-        scaled.as_ref(),
+        s.as_ref(),
+        BlockStructure::Rectangular,
+        factor.as_ref(),
+        factor_structure,
         1.0,
         Par::rayon(0),
     );
-    let mut inner = Mat::<f64>::zeros(kept.len(), kept.len());
-    faer::linalg::matmul::matmul(
-        inner.as_mut(),
+    let transposed_structure = match factor_structure {
+        BlockStructure::TriangularLower => BlockStructure::TriangularUpper,
+        other => other,
+    };
+    let mut product = Mat::<f64>::zeros(columns, columns);
+    triangular::matmul(
+        product.as_mut(),
+        BlockStructure::TriangularLower,
         Accum::Replace,
-        scaled.transpose(),
-        s2_scaled.as_ref(),
+        factor.transpose(),
+        transposed_structure,
+        s_factor.as_ref(),
+        BlockStructure::Rectangular,
         1.0,
         Par::rayon(0),
     );
+    product
+}
 
-    let eigenvalues = inner.self_adjoint_eigenvalues(Side::Lower).ok()?;
+/// Returns the sum of the square roots of the eigenvalues of the symmetric matrix whose lower
+/// triangle is `matrix`, with negative eigenvalues (rounding of a semi-definite matrix) clipped
+/// to zero.
+fn sum_sqrt_eigenvalues(matrix: Mat<f64>) -> Option<f64> {
+    let eigenvalues = matrix.self_adjoint_eigenvalues(Side::Lower).ok()?;
     let sum: f64 = eigenvalues.iter().map(|&value| value.max(0.0).sqrt()).sum();
     sum.is_finite().then_some(sum)
 }

@@ -128,6 +128,16 @@ fn small_full_rank_case_matches() {
     let expected = number(&json, &["small_256x64", "fid_eigen"]);
     assert_relative(result.value, expected, 1e-10, "FID 256x64");
 
+    // Full rank takes the Cholesky route above; the eigenvector route must agree with it.
+    let trace_sqrt = fid::trace_sqrt_product(&a.covariance, &b.covariance).unwrap();
+    let expected_trace_sqrt = number(&json, &["small_256x64", "tr_sqrt_eigen"]);
+    assert_relative(
+        trace_sqrt,
+        expected_trace_sqrt,
+        1e-12,
+        "tr sqrt 256x64 eigen route",
+    );
+
     let kid_result = kid(&x, &y, 64, 10, 256, 1).unwrap();
     let expected_kid = number(&json, &["small_256x64", "kid"]);
     assert_relative(kid_result.mean, expected_kid, 1e-9, "KID 256x64");
@@ -158,5 +168,48 @@ fn npz_written_stats_give_same_fid() {
         expected,
         1e-6,
         "FID via npz",
+    );
+}
+
+#[path = "common/synthetic.rs"]
+mod synthetic;
+
+#[test]
+fn synthetic_2048_case_matches() {
+    let Some(dir) = fixture_dir() else { return };
+    let json = fixture_json(&dir);
+    let case = &json["synthetic_3000x2048"];
+    for (seed, key) in [(1, "first_normals_seed1"), (2, "first_normals_seed2")] {
+        let expected: Vec<f64> = case[key]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_f64().unwrap())
+            .collect();
+        // Box-Muller goes through libm's cos and sin, which may differ from numpy's in the
+        // last bit; a wrong stream would differ in the first digit.
+        for (actual, expected) in synthetic::normals(seed, expected.len())
+            .iter()
+            .zip(&expected)
+        {
+            assert!(
+                (actual - expected).abs() <= 1e-15,
+                "{key}: {actual} vs {expected}"
+            );
+        }
+    }
+
+    let (rows, dim) = (3000, 2048);
+    let a = Statistics::from_features(&synthetic::first_set(rows, dim, 1), dim).unwrap();
+    let b = Statistics::from_features(&synthetic::second_set(rows, dim, 2), dim).unwrap();
+    let trace_b: f64 = (0..dim).map(|i| b.covariance[(i, i)]).sum();
+    assert_relative(trace_b, number(case, &["trace_s2"]), 1e-12, "tr S2");
+
+    let result = frechet_distance(&a, &b).unwrap();
+    assert_relative(
+        result.value,
+        number(case, &["fid_eigen"]),
+        1e-10,
+        "FID 3000x2048",
     );
 }
