@@ -112,3 +112,17 @@ impl ConvTranspose2d {
         y.broadcast_add(&bias)
     }
 }
+
+/// Names and shapes of every variable in `varmap`, sorted by name.
+pub(crate) fn sorted_shapes(varmap: &candle_nn::VarMap) -> Vec<(String, Vec<usize>)> {
+    let variables = match varmap.data().lock() {
+        Ok(variables) => variables,
+        Err(poisoned) => poisoned.into_inner(),
+    };
+    let mut shapes: Vec<(String, Vec<usize>)> = variables
+        .iter()
+        .map(|(name, var)| (name.clone(), var.dims().to_vec()))
+        .collect();
+    shapes.sort();
+    shapes
+}

@@ -1,9 +1,9 @@
 //! PatchGAN discriminators reduced to one score per image by a spatial mean.
 
-use candle_core::{Result, Tensor};
+use candle_core::{DType, Device, Result, Tensor};
 use candle_nn::VarBuilder;
 
-use crate::conv::Conv2d;
+use crate::conv::{sorted_shapes, Conv2d};
 use crate::instance_norm::instance_norm;
 
 /// Slope of the LeakyReLU activations.
@@ -74,6 +74,14 @@ impl Discriminator {
             normed,
             score,
         })
+    }
+
+    /// Names and shapes of the parameters a discriminator of this shape has, in name order.
+    pub fn parameter_shapes(cfg: &DiscriminatorConfig) -> Result<Vec<(String, Vec<usize>)>> {
+        let varmap = candle_nn::VarMap::new();
+        let vb = VarBuilder::from_varmap(&varmap, DType::F32, &Device::Cpu);
+        Self::new(vb, cfg)?;
+        Ok(sorted_shapes(&varmap))
     }
 
     /// The score map before the mean, `[N, 1, h, w]`.

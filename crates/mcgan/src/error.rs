@@ -16,6 +16,25 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
+
+    /// A PyTorch checkpoint file is malformed, truncated or not a state dict.
+    #[error(
+        "{path}: not a readable PyTorch state dict ({reason}); \
+         save it with torch.save(net.state_dict(), path)"
+    )]
+    InvalidPth { path: PathBuf, reason: String },
+
+    /// One tensor of a checkpoint is missing, malformed or has an unexpected shape.
+    #[error("{path}: tensor {key}: {reason}")]
+    InvalidCheckpointTensor {
+        path: PathBuf,
+        key: String,
+        reason: String,
+    },
+
+    /// A checkpoint lacks what the operation needs (a network, a setting).
+    #[error("{path}: {reason}")]
+    InvalidCheckpoint { path: PathBuf, reason: String },
 }
 
 /// The crate's result type.

@@ -1,10 +1,10 @@
 //! The ResNet generator of CycleGAN, optionally wrapped by the mask encoder and the
 //! context encoder of Mask CycleGAN.
 
-use candle_core::{Result, Tensor};
+use candle_core::{DType, Device, Result, Tensor};
 use candle_nn::VarBuilder;
 
-use crate::conv::{Conv2d, ConvTranspose2d};
+use crate::conv::{sorted_shapes, Conv2d, ConvTranspose2d};
 use crate::instance_norm::instance_norm;
 use crate::reflection_pad::reflection_pad2d;
 
@@ -128,6 +128,14 @@ impl Generator {
             mask_encoder,
             context_encoder,
         })
+    }
+
+    /// Names and shapes of the parameters a generator of this shape has, in name order.
+    pub fn parameter_shapes(cfg: &GeneratorConfig) -> Result<Vec<(String, Vec<usize>)>> {
+        let varmap = candle_nn::VarMap::new();
+        let vb = VarBuilder::from_varmap(&varmap, DType::F32, &Device::Cpu);
+        Self::new(vb, cfg)?;
+        Ok(sorted_shapes(&varmap))
     }
 
     /// The shape this generator was built with.

@@ -1,0 +1,261 @@
+//! Checkpoint files: safetensors with the authors' tensor names under one prefix per network
+//! (`netG_A2B.model.1.weight`, `netD_Am.model.0.bias`, ...) and the generator's shape and
+//! training size in the header metadata.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::Path;
+
+use candle_core::{DType, Device, Tensor};
+use candle_nn::VarBuilder;
+use serde::{Deserialize, Serialize};
+
+use crate::{Error, Generator, GeneratorConfig, Result};
+
+/// Prefix of the A to B generator's tensors.
+pub const GENERATOR_A2B: &str = "netG_A2B";
+/// Prefix of the B to A generator's tensors.
+pub const GENERATOR_B2A: &str = "netG_B2A";
+/// Prefixes of the discriminators: whole images of A and B, masked images of A and B.
+pub const DISCRIMINATORS: [&str; 4] = ["netD_A", "netD_B", "netD_Am", "netD_Bm"];
+
+/// Header metadata key of the training image size in pixels.
+pub const METADATA_SIZE: &str = "size";
+/// Header metadata key of the generator's base width.
+pub const METADATA_NGF: &str = "ngf";
+/// Header metadata key of the generator's residual block count.
+pub const METADATA_N_RES: &str = "n_res";
+/// Header metadata key of whether the generators take masks (`true` or `false`).
+pub const METADATA_MASKED: &str = "masked";
+
+/// Which generator of a checkpoint translates.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum Direction {
+    /// Domain A to domain B (`netG_A2B`).
+    #[serde(rename = "a2b")]
+    AToB,
+    /// Domain B to domain A (`netG_B2A`).
+    #[serde(rename = "b2a")]
+    BToA,
+}
+
+impl Direction {
+    /// The tensor-name prefix of this direction's generator.
+    pub fn prefix(self) -> &'static str {
+        match self {
+            Direction::AToB => GENERATOR_A2B,
+            Direction::BToA => GENERATOR_B2A,
+        }
+    }
+}
+
+impl std::fmt::Display for Direction {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Direction::AToB => "a2b",
+            Direction::BToA => "b2a",
+        })
+    }
+}
+
+impl std::str::FromStr for Direction {
+    type Err = String;
+
+    fn from_str(text: &str) -> std::result::Result<Self, String> {
+        match text {
+            "a2b" => Ok(Direction::AToB),
+            "b2a" => Ok(Direction::BToA),
+            other => Err(format!("invalid direction {other:?}: expected a2b or b2a")),
+        }
+    }
+}
+
+/// What a checkpoint's header records about its generators.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CheckpointMetadata {
+    /// Training image size in pixels; absent for imported checkpoints.
+    pub size: Option<usize>,
+    /// Shape of both generators.
+    pub generator: GeneratorConfig,
+}
+
+impl CheckpointMetadata {
+    /// The header entries recording this metadata.
+    pub fn to_header(&self) -> HashMap<String, String> {
+        let mut header = HashMap::from([
+            (METADATA_NGF.to_owned(), self.generator.ngf.to_string()),
+            (METADATA_N_RES.to_owned(), self.generator.n_res.to_string()),
+            (
+                METADATA_MASKED.to_owned(),
+                self.generator.masked.to_string(),
+            ),
+        ]);
+        if let Some(size) = self.size {
+            header.insert(METADATA_SIZE.to_owned(), size.to_string());
+        }
+        header
+    }
+
+    /// Parses the header entries of the checkpoint at `path`.
+    pub fn from_header(path: &Path, header: &HashMap<String, String>) -> Result<Self> {
+        let invalid = |reason: String| Error::InvalidCheckpoint {
+            path: path.to_owned(),
+            reason,
+        };
+        let number = |key: &str| -> Result<usize> {
+            let text = header.get(key).ok_or_else(|| {
+                invalid(format!(
+                    "the header metadata has no {key:?}; write checkpoints with \
+                     checkpoint::write_checkpoint or pipeline import-checkpoint"
+                ))
+            })?;
+            text.parse()
+                .map_err(|_| invalid(format!("metadata {key:?} is {text:?}, not a count")))
+        };
+        let masked = match header.get(METADATA_MASKED).map(String::as_str) {
+            Some("true") => true,
+            Some("false") => false,
+            other => {
+                return Err(invalid(format!(
+                    "metadata {METADATA_MASKED:?} is {other:?}, expected \"true\" or \"false\""
+                )))
+            }
+        };
+        let size = match header.get(METADATA_SIZE) {
+            Some(_) => Some(number(METADATA_SIZE)?),
+            None => None,
+        };
+        Ok(Self {
+            size,
+            generator: GeneratorConfig {
+                ngf: number(METADATA_NGF)?,
+                n_res: number(METADATA_N_RES)?,
+                masked,
+            },
+        })
+    }
+}
+
+/// Writes `tensors` and the header `metadata` to `path` as safetensors, through a temporary
+/// file in the same folder, so a crash never leaves a partial checkpoint under that name.
+pub fn write_checkpoint(
+    path: &Path,
+    tensors: &BTreeMap<String, Tensor>,
+    metadata: HashMap<String, String>,
+) -> Result<()> {
+    let io_error = |source| Error::Io {
+        path: path.to_owned(),
+        source,
+    };
+    let folder = path.parent().filter(|p| !p.as_os_str().is_empty());
+    let folder = folder.unwrap_or_else(|| Path::new("."));
+    let file_name = path.file_name().ok_or_else(|| Error::InvalidCheckpoint {
+        path: path.to_owned(),
+        reason: "the checkpoint path names no file".into(),
+    })?;
+    let temporary = folder.join(format!(".{}.partial", file_name.to_string_lossy()));
+
+    let contiguous: Vec<(String, Tensor)> = tensors
+        .iter()
+        .map(|(name, tensor)| Ok((name.clone(), tensor.contiguous()?)))
+        .collect::<Result<_>>()?;
+    safetensors::serialize_to_file(contiguous, Some(metadata), &temporary).map_err(|e| {
+        Error::InvalidCheckpoint {
+            path: temporary.clone(),
+            reason: format!("writing safetensors failed: {e}"),
+        }
+    })?;
+    std::fs::rename(&temporary, path).map_err(io_error)
+}
+
+/// Reads the header metadata of a safetensors file.
+pub fn read_header(path: &Path) -> Result<HashMap<String, String>> {
+    let bytes = std::fs::read(path).map_err(|source| Error::Io {
+        path: path.to_owned(),
+        source,
+    })?;
+    let (_, metadata) =
+        safetensors::SafeTensors::read_metadata(&bytes).map_err(|e| Error::InvalidCheckpoint {
+            path: path.to_owned(),
+            reason: format!("not a safetensors file: {e}"),
+        })?;
+    Ok(metadata.metadata().clone().unwrap_or_default())
+}
+
+/// Reads every tensor of a safetensors checkpoint.
+pub fn read_tensors(path: &Path, device: &Device) -> Result<HashMap<String, Tensor>> {
+    if let Err(source) = std::fs::metadata(path) {
+        return Err(Error::Io {
+            path: path.to_owned(),
+            source,
+        });
+    }
+    candle_core::safetensors::load(path, device).map_err(|e| Error::InvalidCheckpoint {
+        path: path.to_owned(),
+        reason: format!("not a readable safetensors file: {e}"),
+    })
+}
+
+/// Checks that the tensors under `prefix` in `tensors` are exactly `expected` (names relative
+/// to the prefix, and shapes), naming the first tensor that is missing, extra or misshapen.
+pub fn check_tensor_shapes(
+    path: &Path,
+    prefix: &str,
+    tensors: &HashMap<String, Tensor>,
+    expected: &[(String, Vec<usize>)],
+) -> Result<()> {
+    let full_name = |name: &str| {
+        if prefix.is_empty() {
+            name.to_owned()
+        } else {
+            format!("{prefix}.{name}")
+        }
+    };
+    for (name, shape) in expected {
+        let key = full_name(name);
+        let Some(tensor) = tensors.get(&key) else {
+            return Err(Error::InvalidCheckpointTensor {
+                path: path.to_owned(),
+                key,
+                reason: format!("missing (expected shape {shape:?})"),
+            });
+        };
+        if tensor.dims() != shape.as_slice() {
+            return Err(Error::InvalidCheckpointTensor {
+                path: path.to_owned(),
+                key,
+                reason: format!("shape {:?}, expected {shape:?}", tensor.dims()),
+            });
+        }
+    }
+    let mut extra: Vec<&String> = tensors
+        .keys()
+        .filter(|key| prefix.is_empty() || key.starts_with(&format!("{prefix}.")))
+        .filter(|key| !expected.iter().any(|(name, _)| full_name(name) == **key))
+        .collect();
+    extra.sort();
+    if let Some(key) = extra.first() {
+        return Err(Error::InvalidCheckpointTensor {
+            path: path.to_owned(),
+            key: (*key).clone(),
+            reason: "unexpected for a network of this shape".into(),
+        });
+    }
+    Ok(())
+}
+
+/// Loads the generator of `direction` from a checkpoint, with the metadata its header records.
+pub fn load_generator(
+    path: &Path,
+    direction: Direction,
+    device: &Device,
+) -> Result<(Generator, CheckpointMetadata)> {
+    let metadata = CheckpointMetadata::from_header(path, &read_header(path)?)?;
+    let tensors = read_tensors(path, device)?;
+    let prefix = direction.prefix();
+    let expected = Generator::parameter_shapes(&metadata.generator)?;
+    check_tensor_shapes(path, prefix, &tensors, &expected)?;
+
+    let vb = VarBuilder::from_tensors(tensors, DType::F32, device);
+    let generator = Generator::new(vb.pp(prefix), &metadata.generator)?;
+    Ok((generator, metadata))
+}
