@@ -9,8 +9,11 @@ use std::fs::File;
 use std::path::Path;
 use std::sync::Arc;
 
-use arrow::array::{ArrayRef, BooleanArray, Float64Array, Int64Array, RecordBatch, StringArray};
+use arrow::array::{
+    Array, ArrayRef, BooleanArray, Float64Array, Int64Array, RecordBatch, StringArray,
+};
 use arrow::datatypes::{DataType, Field, Schema};
+use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use parquet::arrow::ArrowWriter;
 use serde::{Deserialize, Serialize};
 
@@ -286,6 +289,54 @@ pub fn write_parquet(path: &Path, results: &[PairResult]) -> Result<()> {
     Ok(())
 }
 
+/// Reads a table written by [`write_parquet`].
+pub fn read_parquet(path: &Path) -> Result<Vec<PairResult>> {
+    let invalid = |reason: String| FidError::invalid_file(path, "fid.parquet", reason);
+    let file = File::open(path).map_err(|error| FidError::io(path, error))?;
+    let reader = ParquetRecordBatchReaderBuilder::try_new(file)
+        .and_then(|builder| builder.build())
+        .map_err(|error| invalid(error.to_string()))?;
+
+    let mut results = Vec::new();
+    for batch in reader {
+        let batch = batch.map_err(|error| invalid(error.to_string()))?;
+        let strings = |name: &str| column::<StringArray>(&batch, name).map_err(&invalid);
+        let floats = |name: &str| column::<Float64Array>(&batch, name).map_err(&invalid);
+        let counts = |name: &str| column::<Int64Array>(&batch, name).map_err(&invalid);
+        let (a, b) = (strings("a")?, strings("b")?);
+        let (fid, kid_mean, kid_std) = (floats("fid")?, floats("kid_mean")?, floats("kid_std")?);
+        let (n_a, n_b) = (counts("n_a")?, counts("n_b")?);
+        let eps: &BooleanArray = column(&batch, "eps_offset_used").map_err(&invalid)?;
+        let optional =
+            |array: &Float64Array, row: usize| array.is_valid(row).then(|| array.value(row));
+        for row in 0..batch.num_rows() {
+            results.push(PairResult {
+                a: a.value(row).to_string(),
+                b: b.value(row).to_string(),
+                fid: fid.value(row),
+                kid_mean: optional(kid_mean, row),
+                kid_std: optional(kid_std, row),
+                n_a: usize::try_from(n_a.value(row)).unwrap_or(0),
+                n_b: usize::try_from(n_b.value(row)).unwrap_or(0),
+                eps_offset_used: eps.value(row),
+            });
+        }
+    }
+    Ok(results)
+}
+
+fn column<'a, T: 'static>(
+    batch: &'a RecordBatch,
+    name: &str,
+) -> std::result::Result<&'a T, String> {
+    batch
+        .column_by_name(name)
+        .ok_or_else(|| format!("missing column `{name}`"))?
+        .as_any()
+        .downcast_ref::<T>()
+        .ok_or_else(|| format!("column `{name}` has an unexpected type"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -312,6 +363,100 @@ mod tests {
         assert!(params.kid);
         assert_eq!(params.kid_subsets, 100);
         assert_eq!(params.seed, 1);
+    }
+
+    fn labelled(label: &str, rows: usize, shift: f32) -> LabelledFeatures {
+        let dim = 4;
+        let features = (0..rows * dim)
+            .map(|i| ((i * 37 % 11) as f32) * 0.3 + shift * (i % dim) as f32)
+            .collect();
+        LabelledFeatures {
+            label: label.to_string(),
+            table: FeatureTable::new(Vec::new(), features, dim).unwrap(),
+        }
+    }
+
+    #[test]
+    fn default_pairs_cover_each_pair_once() {
+        let sets = vec![
+            labelled("x", 20, 0.0),
+            labelled("y", 30, 1.0),
+            labelled("z", 25, 2.0),
+        ];
+        let params = FidParams {
+            kid_subset_size: 10,
+            kid_subsets: 5,
+            ..FidParams::default()
+        };
+        let results = compare_pairs(sets, &params).unwrap();
+        let pairs: Vec<(&str, &str)> = results
+            .iter()
+            .map(|r| (r.a.as_str(), r.b.as_str()))
+            .collect();
+        assert_eq!(pairs, vec![("x", "y"), ("x", "z"), ("y", "z")]);
+        assert_eq!((results[0].n_a, results[0].n_b), (20, 30));
+        assert!(results.iter().all(|r| r.kid_mean.is_some() && r.fid > 0.0));
+    }
+
+    #[test]
+    fn requested_pairs_and_labels_apply() {
+        let sets = vec![labelled("x", 120, 0.0), labelled("y", 140, 1.0)];
+        let params = FidParams {
+            labels: Some(vec!["test".into(), "train".into()]),
+            pairs: Some(vec![["train".into(), "test".into()]]),
+            kid: false,
+            drop_last_batch: Some(50),
+            ..FidParams::default()
+        };
+        let results = compare_pairs(sets, &params).unwrap();
+        assert_eq!(results.len(), 1);
+        assert_eq!(
+            (results[0].a.as_str(), results[0].b.as_str()),
+            ("train", "test")
+        );
+        assert_eq!((results[0].n_a, results[0].n_b), (100, 100));
+        assert_eq!(results[0].kid_mean, None);
+    }
+
+    #[test]
+    fn unknown_pair_label_is_rejected() {
+        let sets = vec![labelled("x", 10, 0.0), labelled("y", 10, 1.0)];
+        let params = FidParams {
+            pairs: Some(vec![["x".into(), "w".into()]]),
+            ..FidParams::default()
+        };
+        let error = compare_pairs(sets, &params).unwrap_err();
+        assert!(error.to_string().contains("`w`"), "{error}");
+    }
+
+    #[test]
+    fn parquet_roundtrip_keeps_rows() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("fid.parquet");
+        let rows = vec![
+            PairResult {
+                a: "scale=0.50".into(),
+                b: "test".into(),
+                fid: 101.17,
+                kid_mean: Some(0.05),
+                kid_std: Some(0.01),
+                n_a: 140,
+                n_b: 140,
+                eps_offset_used: false,
+            },
+            PairResult {
+                a: "train".into(),
+                b: "test".into(),
+                fid: 30.3,
+                kid_mean: None,
+                kid_std: None,
+                n_a: 1334,
+                n_b: 140,
+                eps_offset_used: true,
+            },
+        ];
+        write_parquet(&path, &rows).unwrap();
+        assert_eq!(read_parquet(&path).unwrap(), rows);
     }
 
     #[test]
