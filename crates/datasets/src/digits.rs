@@ -81,6 +81,9 @@ fn write_domain(
     for (split, offset) in [(Split::Train, 0), (Split::Test, count)] {
         let folder = Folder::new(split, domain);
         for index in offset..offset + count {
+            if progress.cancelled() {
+                return Err(DatasetError::Cancelled);
+            }
             let file = format!("{index:05}.png");
             let path = out_dir.join(folder.name()).join(&file);
             let (width, height, channels) = match digit(index) {

@@ -90,6 +90,9 @@ pub fn download(url: &str, target: &Path, progress: &dyn Progress) -> Result<(),
     let mut buffer = vec![0u8; 1 << 16];
     let mut received = 0u64;
     loop {
+        if progress.cancelled() {
+            return Err(DatasetError::Cancelled);
+        }
         let count = reader
             .read(&mut buffer)
             .map_err(|error| download_error(error.to_string()))?;

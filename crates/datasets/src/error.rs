@@ -67,8 +67,8 @@ pub enum DatasetError {
     #[error("{}: failed to write the manifest: {detail}", path.display())]
     Manifest { path: PathBuf, detail: String },
 
-    #[error("{}: {detail}", path.display())]
-    InvalidInput { path: PathBuf, detail: String },
+    #[error("cancelled")]
+    Cancelled,
 }
 
 /// An invalid MNIST IDX file.

@@ -13,7 +13,6 @@ mod mat;
 mod materialize;
 mod params;
 mod progress;
-mod resize_layout;
 mod source;
 
 pub use digest::ContentDigest;
@@ -27,5 +26,4 @@ pub use mat::{read_mat, read_svhn, MatArray, MatData, SvhnDigits};
 pub use materialize::{materialize, Summary};
 pub use params::{DatasetKind, DatasetParams};
 pub use progress::{NoProgress, Progress};
-pub use resize_layout::{resize_layout, ResizeParams};
 pub use source::{SourceDataset, SourceImage};

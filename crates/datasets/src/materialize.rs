@@ -117,6 +117,9 @@ fn copy_images(
     let mut rows = Vec::new();
     let mut skipped = 0;
     for index in 0..count {
+        if progress.cancelled() {
+            return Err(DatasetError::Cancelled);
+        }
         let bytes = source.read(index)?;
         let image = source.images()[index].clone();
         digest.add(&image.relative_name(), &bytes);
