@@ -27,4 +27,6 @@ macro_rules! stage_kinds {
 
 stage_kinds! {
     command::Command,
+    inception_weights::InceptionWeights,
+    features::Features,
 }

