@@ -1,1 +1,61 @@
-fn main() {}
+//! `pipeline`: reproduces Mask CycleGAN as a graph of content-hashed, cached stages.
+//!
+//! This file only parses the command line, dispatches to a subcommand and maps the result to
+//! an exit code: 0 success, 1 a stage or operation failed, 2 an invalid command line or spec.
+
+mod commands;
+mod exit;
+mod logging;
+mod options;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// Reproduces Mask CycleGAN as a graph of content-hashed, cached stages.
+#[derive(Parser)]
+#[command(name = "pipeline", version, about)]
+struct Cli {
+    /// More log output (-v debug, -vv trace); RUST_LOG overrides it.
+    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
+    verbose: u8,
+
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the stages of targets (or all stages), reusing cached results.
+    Run(commands::run::RunArgs),
+    /// Show whether each stage is fresh or stale, and why.
+    Status(commands::status::StatusArgs),
+    /// Print the stage graph.
+    Dag(commands::dag::DagArgs),
+    /// Remove from the cache what no pipeline file reaches.
+    Gc(commands::gc::GcArgs),
+    /// Rehash every stored object and drop damaged entries.
+    Verify(commands::verify::VerifyArgs),
+    /// Write a mask bank (PNG masks and masks.parquet) to a directory.
+    Masks(commands::masks::MasksArgs),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    logging::init(cli.verbose);
+    let result = match cli.command {
+        Command::Run(args) => commands::run::run(args),
+        Command::Status(args) => commands::status::run(args),
+        Command::Dag(args) => commands::dag::run(args),
+        Command::Gc(args) => commands::gc::run(args),
+        Command::Verify(args) => commands::verify::run(args),
+        Command::Masks(args) => commands::masks::run(args),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            ExitCode::from(exit::code_for(&error))
+        }
+    }
+}

@@ -34,7 +34,10 @@ pub struct FeaturesArgs {
 
 /// Extracts the features and writes them to `--out`.
 pub fn run(args: FeaturesArgs) -> anyhow::Result<()> {
-    let extension = args.out.extension().and_then(|extension| extension.to_str());
+    let extension = args
+        .out
+        .extension()
+        .and_then(|extension| extension.to_str());
     if !matches!(extension, Some("npy" | "arrow")) {
         anyhow::bail!("--out {} must end in .npy or .arrow", args.out.display());
     }
@@ -58,6 +61,10 @@ pub fn run(args: FeaturesArgs) -> anyhow::Result<()> {
     bar.finish_and_clear();
 
     table.write(&args.out)?;
-    eprintln!("wrote {} feature rows to {}", table.len(), args.out.display());
+    eprintln!(
+        "wrote {} feature rows to {}",
+        table.len(),
+        args.out.display()
+    );
     Ok(())
 }

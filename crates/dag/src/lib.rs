@@ -37,12 +37,36 @@
 //! [`StageContext::out_dir`]; a resumable stage keeps its checkpoints in
 //! [`StageContext::scratch_dir`], which survives failed attempts of the same key.
 
+mod canonical;
+mod error;
+mod execute;
+mod gc;
 mod params;
+mod position;
 mod progress;
+mod publish;
+mod record;
 mod registry;
+mod schedule;
+mod spec;
 mod stage;
+mod status;
+mod store;
+mod substitute;
+mod tree;
 
+pub use canonical::{canonical_json, normalize_numbers};
+pub use error::{EngineError, SpecError, SpecErrors};
+pub use execute::{execute, fresh_record, key_parts, ExecuteOptions, Outcome, StageError};
+pub use gc::{collect_garbage, verify_store, DamagedRecord, GcSummary, VerifySummary};
 pub use params::check_params;
+pub use position::Position;
 pub use progress::Progress;
+pub use record::{InputDigest, KeyParts, NameRecord, RunRecord};
 pub use registry::Registry;
+pub use schedule::{run_pipeline, RunOptions, RunSummary};
+pub use spec::{LoadError, Override, Pipeline, Reference, Stage, StageInput};
 pub use stage::{Device, Input, InputSpec, Resources, StageContext, StageContextParts, StageKind};
+pub use status::{pipeline_status, StageStatus, StaleReason};
+pub use store::{KeyLock, Store, Verification};
+pub use tree::{hash_tree, EntryKind, ManifestEntry};

@@ -1,0 +1,63 @@
+//! The engine's error types.
+
+use std::path::PathBuf;
+
+use crate::position::Position;
+
+/// One problem in a pipeline file, with where it is and which stage it concerns.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{}:{}:{}: {}{message}", file.display(), position.line, position.column, stage_prefix(stage))]
+pub struct SpecError {
+    pub file: PathBuf,
+    pub position: Position,
+    /// The stage (as written in the file) the problem belongs to, if any.
+    pub stage: Option<String>,
+    pub message: String,
+}
+
+fn stage_prefix(stage: &Option<String>) -> String {
+    match stage {
+        Some(stage) => format!("stage `{stage}`: "),
+        None => String::new(),
+    }
+}
+
+/// Every problem found in a pipeline file; validation collects them all before failing.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{}", render(.0))]
+pub struct SpecErrors(pub Vec<SpecError>);
+
+fn render(errors: &[SpecError]) -> String {
+    let lines: Vec<String> = errors.iter().map(ToString::to_string).collect();
+    lines.join("\n")
+}
+
+/// A failure of the engine outside the spec: the store, a stage run, the file system.
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    #[error("cannot {action} {}: {source}", path.display())]
+    Io {
+        action: &'static str,
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("invalid run record {}: {message}; delete it to recompute the stage", path.display())]
+    Record { path: PathBuf, message: String },
+    #[error("{0}")]
+    Invalid(String),
+}
+
+impl EngineError {
+    /// Wraps an I/O error with the action and the path it concerns.
+    pub fn io(
+        action: &'static str,
+        path: impl Into<PathBuf>,
+    ) -> impl FnOnce(std::io::Error) -> Self {
+        let path = path.into();
+        move |source| EngineError::Io {
+            action,
+            path,
+            source,
+        }
+    }
+}

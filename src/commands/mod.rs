@@ -1,0 +1,8 @@
+//! One module per subcommand.
+
+pub mod dag;
+pub mod gc;
+pub mod masks;
+pub mod run;
+pub mod status;
+pub mod verify;
