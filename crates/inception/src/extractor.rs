@@ -87,15 +87,7 @@ pub fn prepare_file(path: &Path, mode: Preprocess, out: &mut [f32]) -> Result<()
         path: path.to_path_buf(),
         reason,
     };
-    // TODO: switch to `imaging::decode_rgb` once that crate provides it, so every stage
-    // decodes images the same way.
-    let image = image::ImageReader::open(path)
-        .map_err(io_error(path))?
-        .with_guessed_format()
-        .map_err(io_error(path))?
-        .decode()
-        .map_err(|error| decode_error(error.to_string()))?
-        .to_rgb8();
+    let image = imaging::decode_rgb(path).map_err(|error| decode_error(error.to_string()))?;
     let (width, height) = (image.width() as usize, image.height() as usize);
     mode.prepare(image.as_raw(), height, width, out)
         .map_err(|error| decode_error(error.to_string()))
