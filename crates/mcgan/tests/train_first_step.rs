@@ -44,7 +44,7 @@ fn trainer(dir: &std::path::Path, masked: bool, dtype: DType) -> Trainer {
         adam: Default::default(),
         dtype,
     };
-    let mut trainer = Trainer::new(config, &Device::Cpu).unwrap();
+    let trainer = Trainer::new(config, &Device::Cpu).unwrap();
     let init = if masked {
         "train_init.safetensors"
     } else {
@@ -75,7 +75,11 @@ fn max_abs_diff(a: &Tensor, b: &Tensor) -> f32 {
 }
 
 fn assert_loss(name: &str, actual: &Tensor, expected: &HashMap<String, Tensor>) {
-    let actual = actual.to_dtype(DType::F32).unwrap().to_scalar::<f32>().unwrap();
+    let actual = actual
+        .to_dtype(DType::F32)
+        .unwrap()
+        .to_scalar::<f32>()
+        .unwrap();
     let expected = expected[name].to_scalar::<f32>().unwrap();
     let relative = (actual - expected).abs() / expected.abs().max(f32::MIN_POSITIVE);
     assert!(
@@ -286,4 +290,3 @@ fn plain_first_step_matches_pytorch_in_f64() {
 fn masked_first_step_matches_pytorch_in_f64() {
     check_first_step(true, DType::F64, true);
 }
-

@@ -1,0 +1,75 @@
+//! Errors of training runs.
+
+use std::path::PathBuf;
+
+/// Why a training run failed.
+#[derive(Debug, thiserror::Error)]
+pub enum TrainError {
+    /// A tensor operation failed.
+    #[error(transparent)]
+    Candle(#[from] candle_core::Error),
+
+    /// Reading or writing a checkpoint failed.
+    #[error(transparent)]
+    Model(#[from] crate::Error),
+
+    /// Reading or writing a file failed.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The underlying error.
+        #[source]
+        source: std::io::Error,
+    },
+
+    /// A loss history table could not be written or read.
+    #[error("loss history {path}: {message}")]
+    History {
+        /// The table.
+        path: PathBuf,
+        /// What went wrong.
+        message: String,
+    },
+
+    /// A training checkpoint is unreadable or belongs to another configuration.
+    #[error("checkpoint {path}: {message}; delete it to start the run over")]
+    Checkpoint {
+        /// The checkpoint file.
+        path: PathBuf,
+        /// What is wrong with it.
+        message: String,
+    },
+
+    /// A loss became NaN or infinite.
+    #[error(
+        "loss {term} became {value} at iteration {iteration}; the last good checkpoint is kept \
+         at iteration {last_checkpoint} (try a lower learning rate)"
+    )]
+    NonFiniteLoss {
+        /// 1-based iteration at which it happened.
+        iteration: u64,
+        /// Name of the loss term.
+        term: &'static str,
+        /// The value (NaN or infinite).
+        value: f32,
+        /// Iteration of the last checkpoint written (0: none).
+        last_checkpoint: u64,
+    },
+
+    /// The training images are missing or unreadable.
+    #[error("training data {path}: {message}")]
+    Data {
+        /// The file or folder at fault.
+        path: PathBuf,
+        /// What is wrong and how to fix it.
+        message: String,
+    },
+
+    /// The run was cancelled; the last checkpoint is kept for a resume.
+    #[error("training cancelled at iteration {iteration}")]
+    Cancelled {
+        /// Iterations completed.
+        iteration: u64,
+    },
+}
