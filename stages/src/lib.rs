@@ -27,6 +27,8 @@ macro_rules! stage_kinds {
 
 stage_kinds! {
     command::Command,
+    dataset::Dataset,
+    resize::Resize,
     inception_weights::InceptionWeights,
     features::Features,
 }

@@ -1,0 +1,64 @@
+//! The `dataset` kind: a dataset in the normalised layout, `trainA/ trainB/ testA/ testB/`
+//! with the original image files (or PNGs for the digit sets) and `manifest.parquet`.
+//!
+//! The params are [`datasets::DatasetParams`]: `name`, `archive`, `url`, `digest`,
+//! `limit_per_split`, `skip_unreadable` and `svhn`. A missing archive is downloaded into
+//! `data/`, resuming an earlier partial download.
+
+use dag::{InputSpec, StageContext, StageKind};
+use datasets::DatasetParams;
+
+/// The `dataset` stage kind.
+pub struct Dataset;
+
+impl StageKind for Dataset {
+    fn name(&self) -> &'static str {
+        "dataset"
+    }
+
+    fn fingerprint(&self) -> &'static str {
+        crate::fingerprints::DATASET
+    }
+
+    fn check_params(&self, params: &serde_json::Value) -> Result<serde_json::Value, String> {
+        dag::check_params::<DatasetParams>(params)
+    }
+
+    fn inputs(&self) -> &'static [InputSpec] {
+        &[]
+    }
+
+    fn run(&self, ctx: &mut StageContext) -> anyhow::Result<()> {
+        let params: DatasetParams = ctx.params()?;
+        let summary = datasets::materialize(&params, ctx.out_dir(), &StageProgress(ctx))?;
+        tracing::info!(
+            dataset = %params.name,
+            digest = %summary.digest,
+            images = ?summary.images_per_folder,
+            skipped = summary.skipped,
+            "dataset written"
+        );
+        Ok(())
+    }
+}
+
+/// Forwards a domain crate's progress and cancellation checks to the engine.
+pub(crate) struct StageProgress<'a>(pub(crate) &'a StageContext);
+
+impl datasets::Progress for StageProgress<'_> {
+    fn set_length(&self, length: u64) {
+        self.0.progress().set_length(length);
+    }
+
+    fn inc(&self, delta: u64) {
+        self.0.progress().inc(delta);
+    }
+
+    fn set_message(&self, message: &str) {
+        self.0.progress().set_message(message.to_owned());
+    }
+
+    fn cancelled(&self) -> bool {
+        self.0.cancelled()
+    }
+}
