@@ -3,6 +3,11 @@
 use candle_core::{Result, Tensor};
 use candle_nn::VarBuilder;
 
+use crate::cpu_kernels::{
+    self,
+    conv::{Conv2dOp, ConvTranspose2dOp},
+};
+
 /// A 2D convolution with zero padding and a bias; weight `[out, in, kh, kw]`.
 #[derive(Debug, Clone)]
 pub struct Conv2d {
@@ -44,6 +49,18 @@ impl Conv2d {
 
     /// Applies the convolution to an NCHW tensor.
     pub fn forward(&self, x: &Tensor) -> Result<Tensor> {
+        if cpu_kernels::applies_to(x) {
+            let op = Conv2dOp {
+                stride: self.stride,
+                padding: self.padding,
+            };
+            return x.contiguous()?.apply_op3(&self.weight, &self.bias, op);
+        }
+        self.forward_tensor_ops(x)
+    }
+
+    /// [`Conv2d::forward`] with candle's convolution, for every device.
+    pub fn forward_tensor_ops(&self, x: &Tensor) -> Result<Tensor> {
         let y = x.conv2d(&self.weight, self.padding, self.stride, 1, 1)?;
         let bias = self.bias.reshape((1, self.bias.dim(0)?, 1, 1))?;
         y.broadcast_add(&bias)
@@ -101,6 +118,19 @@ impl ConvTranspose2d {
 
     /// Applies the transposed convolution to an NCHW tensor.
     pub fn forward(&self, x: &Tensor) -> Result<Tensor> {
+        if cpu_kernels::applies_to(x) {
+            let op = ConvTranspose2dOp {
+                stride: self.stride,
+                padding: self.padding,
+                output_padding: self.output_padding,
+            };
+            return x.contiguous()?.apply_op3(&self.weight, &self.bias, op);
+        }
+        self.forward_tensor_ops(x)
+    }
+
+    /// [`ConvTranspose2d::forward`] with candle's transposed convolution, for every device.
+    pub fn forward_tensor_ops(&self, x: &Tensor) -> Result<Tensor> {
         let y = x.conv_transpose2d(
             &self.weight,
             self.padding,

@@ -5,7 +5,7 @@ use candle_core::{DType, Device, Result, Tensor};
 use candle_nn::VarBuilder;
 
 use crate::conv::{sorted_shapes, Conv2d, ConvTranspose2d};
-use crate::instance_norm::instance_norm;
+use crate::instance_norm::{instance_norm, instance_norm_relu};
 use crate::reflection_pad::reflection_pad2d;
 
 /// Image channels in and out (RGB).
@@ -51,7 +51,7 @@ impl ResidualBlock {
 
     fn forward(&self, x: &Tensor) -> Result<Tensor> {
         let h = self.first.forward(&reflection_pad2d(x, 1)?)?;
-        let h = instance_norm(&h)?.relu()?;
+        let h = instance_norm_relu(&h)?;
         let h = self.second.forward(&reflection_pad2d(&h, 1)?)?;
         x + instance_norm(&h)?
     }
@@ -167,15 +167,15 @@ impl Generator {
     /// The plain CycleGAN network `model(x)`.
     fn forward_plain(&self, x: &Tensor) -> Result<Tensor> {
         let mut h = self.stem.forward(&reflection_pad2d(x, 3)?)?;
-        h = instance_norm(&h)?.relu()?;
+        h = instance_norm_relu(&h)?;
         for conv in &self.down {
-            h = instance_norm(&conv.forward(&h)?)?.relu()?;
+            h = instance_norm_relu(&conv.forward(&h)?)?;
         }
         for block in &self.blocks {
             h = block.forward(&h)?;
         }
         for conv in &self.up {
-            h = instance_norm(&conv.forward(&h)?)?.relu()?;
+            h = instance_norm_relu(&conv.forward(&h)?)?;
         }
         self.head.forward(&reflection_pad2d(&h, 3)?)?.tanh()
     }

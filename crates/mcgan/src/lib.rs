@@ -8,6 +8,7 @@
 pub mod atomic_file;
 pub mod checkpoint;
 pub mod conv;
+pub mod cpu_kernels;
 pub mod data;
 pub mod discriminator;
 pub mod error;

@@ -2,12 +2,23 @@
 
 use candle_core::{Result, Tensor};
 
+use crate::cpu_kernels::reflection_pad::ReflectionPadOp;
+
 /// Pads the last two dimensions of an NCHW tensor by `pad` on each side, mirroring without
 /// repeating the edge: `[a b c d]` padded by 2 becomes `[c b a b c d c b]`.
 ///
-/// Each dimension is one `index_select` with mirrored indices, so the backward pass is the
-/// matching `index_add` that candle derives on its own.
+/// On the CPU this is one gather per element; elsewhere [`reflection_pad2d_tensor_ops`].
 pub fn reflection_pad2d(x: &Tensor, pad: usize) -> Result<Tensor> {
+    if pad > 0 && crate::cpu_kernels::applies_to(x) {
+        return x.contiguous()?.apply_op1(ReflectionPadOp { pad });
+    }
+    reflection_pad2d_tensor_ops(x, pad)
+}
+
+/// [`reflection_pad2d`] from candle tensor operations, for every device: each dimension is one
+/// `index_select` with mirrored indices, so the backward pass is the matching `index_add`
+/// that candle derives on its own.
+pub fn reflection_pad2d_tensor_ops(x: &Tensor, pad: usize) -> Result<Tensor> {
     if pad == 0 {
         return Ok(x.clone());
     }

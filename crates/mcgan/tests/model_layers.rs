@@ -1,4 +1,5 @@
-//! Single layers against PyTorch: outputs, input gradients and parameter gradients.
+//! Single layers against PyTorch: outputs, input gradients and parameter gradients, for both
+//! the CPU kernels and the candle-operation versions other devices use.
 
 mod model_fixtures;
 
@@ -6,8 +7,8 @@ use std::collections::HashMap;
 
 use candle_core::{Tensor, Var};
 use mcgan::conv::{Conv2d, ConvTranspose2d};
-use mcgan::instance_norm::instance_norm;
-use mcgan::reflection_pad::reflection_pad2d;
+use mcgan::instance_norm::{instance_norm, instance_norm_tensor_ops};
+use mcgan::reflection_pad::{reflection_pad2d, reflection_pad2d_tensor_ops};
 use model_fixtures::{fixture_dir, get, load, max_abs_diff};
 
 const TOLERANCE: f32 = 1e-5;
@@ -73,6 +74,10 @@ fn reflection_pad_matches_pytorch() {
     for (tag, pad) in [("reflpad1", 1), ("reflpad3", 3)] {
         let checked = run_layer(&tensors, tag, |x, _| reflection_pad2d(x, pad).unwrap());
         assert_close(&tensors, tag, &checked);
+        let checked = run_layer(&tensors, tag, |x, _| {
+            reflection_pad2d_tensor_ops(x, pad).unwrap()
+        });
+        assert_close(&tensors, tag, &checked);
     }
 }
 
@@ -82,19 +87,28 @@ fn instance_norm_matches_pytorch() {
     let tensors = load(&dir, "layers.safetensors");
     let checked = run_layer(&tensors, "instnorm", |x, _| instance_norm(x).unwrap());
     assert_close(&tensors, "instnorm", &checked);
+    let checked = run_layer(&tensors, "instnorm", |x, _| {
+        instance_norm_tensor_ops(x).unwrap()
+    });
+    assert_close(&tensors, "instnorm", &checked);
 }
 
 #[test]
 fn transposed_conv_matches_pytorch() {
     let Some(dir) = fixture_dir() else { return };
     let tensors = load(&dir, "layers.safetensors");
-    let checked = run_layer(&tensors, "convT", |x, params| {
-        let (weight, bias) = params.expect("convT has parameters");
-        ConvTranspose2d::from_tensors(weight.clone(), bias.clone(), 2, 1, 1)
-            .forward(x)
-            .unwrap()
-    });
-    assert_close(&tensors, "convT", &checked);
+    for candle_ops in [false, true] {
+        let checked = run_layer(&tensors, "convT", |x, params| {
+            let (weight, bias) = params.expect("convT has parameters");
+            let layer = ConvTranspose2d::from_tensors(weight.clone(), bias.clone(), 2, 1, 1);
+            if candle_ops {
+                layer.forward_tensor_ops(x).unwrap()
+            } else {
+                layer.forward(x).unwrap()
+            }
+        });
+        assert_close(&tensors, "convT", &checked);
+    }
 }
 
 #[test]
@@ -107,12 +121,17 @@ fn convolutions_match_pytorch() {
         ("conv4s1", 1, 1),
         ("conv7", 1, 0),
     ] {
-        let checked = run_layer(&tensors, tag, |x, params| {
-            let (weight, bias) = params.expect("convolutions have parameters");
-            Conv2d::from_tensors(weight.clone(), bias.clone(), stride, padding)
-                .forward(x)
-                .unwrap()
-        });
-        assert_close(&tensors, tag, &checked);
+        for candle_ops in [false, true] {
+            let checked = run_layer(&tensors, tag, |x, params| {
+                let (weight, bias) = params.expect("convolutions have parameters");
+                let layer = Conv2d::from_tensors(weight.clone(), bias.clone(), stride, padding);
+                if candle_ops {
+                    layer.forward_tensor_ops(x).unwrap()
+                } else {
+                    layer.forward(x).unwrap()
+                }
+            });
+            assert_close(&tensors, tag, &checked);
+        }
     }
 }
