@@ -28,6 +28,29 @@ impl Scheme {
     }
 }
 
+impl std::str::FromStr for Scheme {
+    type Err = MaskError;
+
+    /// Parses a scheme name as written in params, such as `multi-rectangles`.
+    fn from_str(name: &str) -> Result<Self, Self::Err> {
+        let schemes = [
+            Scheme::CenteredSquare,
+            Scheme::MultiRectangles,
+            Scheme::Round,
+            Scheme::BinaryAttention,
+        ];
+        schemes
+            .into_iter()
+            .find(|scheme| scheme.name() == name)
+            .ok_or_else(|| {
+                MaskError::InvalidParams(format!(
+                    "unknown scheme `{name}`; expected centered-square, multi-rectangles, \
+                     round or binary-attention"
+                ))
+            })
+    }
+}
+
 /// Default number of masks of a multi-rectangles bank.
 pub const DEFAULT_COUNT: u32 = 100;
 /// Default centered-square scales, those of Mask CycleGAN's Figure 4.

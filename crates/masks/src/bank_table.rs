@@ -263,20 +263,9 @@ fn read_rects(array: &ArrayRef) -> Result<Vec<Rect>, String> {
 }
 
 fn parse_scheme(name: &str) -> Result<Scheme, String> {
-    [
-        Scheme::CenteredSquare,
-        Scheme::MultiRectangles,
-        Scheme::Round,
-        Scheme::BinaryAttention,
-    ]
-    .into_iter()
-    .find(|scheme| scheme.name() == name)
-    .ok_or_else(|| format!("unknown scheme `{name}`"))
+    name.parse().map_err(|error: MaskError| error.to_string())
 }
 
 fn parse_preset(name: &str) -> Result<Preset, String> {
-    [Preset::Paper, Preset::AuthorsCode]
-        .into_iter()
-        .find(|preset| preset.name() == name)
-        .ok_or_else(|| format!("unknown preset `{name}`"))
+    name.parse().map_err(|error: MaskError| error.to_string())
 }

@@ -40,6 +40,22 @@ impl Preset {
     }
 }
 
+impl std::str::FromStr for Preset {
+    type Err = MaskError;
+
+    /// Parses `paper` or `authors-code`.
+    fn from_str(name: &str) -> Result<Self, Self::Err> {
+        [Preset::Paper, Preset::AuthorsCode]
+            .into_iter()
+            .find(|preset| preset.name() == name)
+            .ok_or_else(|| {
+                MaskError::InvalidParams(format!(
+                    "unknown preset `{name}`; expected paper or authors-code"
+                ))
+            })
+    }
+}
+
 /// Multi-rectangle settings as written by a user: unset values take the preset's.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
