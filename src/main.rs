@@ -38,9 +38,12 @@ enum Command {
     Verify(commands::verify::VerifyArgs),
     /// Write a mask bank (PNG masks and masks.parquet) to a directory.
     Masks(commands::masks::MasksArgs),
+    /// FID (and KID) between two image folders, feature files or .npz statistics.
+    Fid(commands::fid::FidArgs),
 }
 
 fn main() -> ExitCode {
+    restore_default_sigpipe();
     let cli = Cli::parse();
     logging::init(cli.verbose);
     let result = match cli.command {
@@ -50,6 +53,7 @@ fn main() -> ExitCode {
         Command::Gc(args) => commands::gc::run(args),
         Command::Verify(args) => commands::verify::run(args),
         Command::Masks(args) => commands::masks::run(args),
+        Command::Fid(args) => commands::fid::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -57,5 +61,14 @@ fn main() -> ExitCode {
             eprintln!("error: {error:#}");
             ExitCode::from(exit::code_for(&error))
         }
+    }
+}
+
+/// Restores the default SIGPIPE action, which Rust's runtime ignores, so that
+/// `pipeline status | head` ends quietly instead of panicking on a closed pipe.
+fn restore_default_sigpipe() {
+    // SAFETY: called first thing in main, before any other thread exists.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
     }
 }

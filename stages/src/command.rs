@@ -4,15 +4,15 @@
 //! `$SCRATCH` set to the scratch directory of the key (kept across failed attempts), and one
 //! `IN_<NAME>` variable per input (the input name upper-cased, other characters than letters
 //! and digits written `_`; a wildcard input gives its paths one per line). Standard output and
-//! standard error go to the stage's log file; a nonzero exit fails the stage with the tail of
-//! standard error.
+//! standard error go to the stage's log file; a nonzero exit (or running past `timeout_s`) fails
+//! the stage with the tail of standard error.
 
 use std::collections::{BTreeMap, VecDeque};
 use std::fs::OpenOptions;
 use std::io::{BufRead, BufReader, Write};
 use std::os::unix::process::CommandExt;
 use std::process::{Child, Stdio};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context};
 use dag::{InputSpec, StageContext, StageKind};
@@ -25,7 +25,7 @@ const STDERR_TAIL_LINES: usize = 20;
 const POLL_INTERVAL: Duration = Duration::from_millis(20);
 
 /// Params of a `command` stage.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct CommandParams {
     /// The shell command, run by `sh -c`.
@@ -33,6 +33,9 @@ pub struct CommandParams {
     /// Extra environment variables (default: none). They are part of the stage key.
     #[serde(default)]
     pub env: BTreeMap<String, String>,
+    /// Seconds after which the command is killed and the stage fails (default: no limit).
+    #[serde(default)]
+    pub timeout_s: Option<f64>,
 }
 
 /// The `command` stage kind.
@@ -92,7 +95,7 @@ impl StageKind for Command {
             .spawn()
             .with_context(|| format!("cannot start `sh -c {}`", params.run))?;
         let stderr_tail = spawn_stderr_reader(&mut child, log);
-        let status = wait_or_cancel(&mut child, ctx)?;
+        let waited = wait_or_cancel(&mut child, ctx, params.timeout_s)?;
         let tail = stderr_tail
             .join()
             .unwrap_or_default()
@@ -100,9 +103,13 @@ impl StageKind for Command {
             .collect::<Vec<_>>()
             .join("\n");
 
-        if ctx.cancelled() {
-            bail!("stage {} cancelled", ctx.stage());
-        }
+        let status = match waited {
+            Waited::Exited(status) => status,
+            Waited::Cancelled => bail!("stage {} cancelled", ctx.stage()),
+            Waited::TimedOut(seconds) => {
+                bail!("command `{}` timed out after {seconds} s", params.run)
+            }
+        };
         if !status.success() {
             let code = status
                 .code()
@@ -155,18 +162,32 @@ fn spawn_stderr_reader(
     })
 }
 
-/// Waits for the child, killing its process group if the stage is cancelled meanwhile.
+/// How waiting for the child ended.
+enum Waited {
+    Exited(std::process::ExitStatus),
+    Cancelled,
+    TimedOut(f64),
+}
+
+/// Waits for the child, killing its process group if the stage is cancelled or times out.
 fn wait_or_cancel(
     child: &mut Child,
     ctx: &StageContext,
-) -> anyhow::Result<std::process::ExitStatus> {
+    timeout_s: Option<f64>,
+) -> anyhow::Result<Waited> {
+    let started = Instant::now();
     loop {
         if let Some(status) = child.try_wait().context("cannot wait for the command")? {
-            return Ok(status);
+            return Ok(Waited::Exited(status));
         }
-        if ctx.cancelled() {
+        let timed_out = timeout_s.filter(|limit| started.elapsed().as_secs_f64() > *limit);
+        if ctx.cancelled() || timed_out.is_some() {
             kill_process_group(child);
-            return child.wait().context("cannot wait for the command");
+            child.wait().context("cannot wait for the command")?;
+            return Ok(match timed_out {
+                Some(limit) => Waited::TimedOut(limit),
+                None => Waited::Cancelled,
+            });
         }
         std::thread::sleep(POLL_INTERVAL);
     }
@@ -206,6 +227,9 @@ mod tests {
         let canonical = Command
             .check_params(&serde_json::json!({"run": "true"}))
             .unwrap();
-        assert_eq!(canonical, serde_json::json!({"run": "true", "env": {}}));
+        assert_eq!(
+            canonical,
+            serde_json::json!({"run": "true", "env": {}, "timeout_s": null})
+        );
     }
 }

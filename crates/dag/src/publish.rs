@@ -32,6 +32,10 @@ pub fn publish(store: &Store, record: &RunRecord, dir: &Path) -> Result<(), Engi
                 fs::create_dir_all(&target).map_err(EngineError::io("create", &target))?
             }
             EntryKind::File => {
+                // The manifest lists a directory after its contents, so create parents here.
+                if let Some(parent) = target.parent() {
+                    fs::create_dir_all(parent).map_err(EngineError::io("create", parent))?;
+                }
                 let object = store.object_path(&entry.digest);
                 fs::copy(&object, &target).map_err(EngineError::io("copy", &object))?;
                 // The object is read-only; the published copy belongs to the user.

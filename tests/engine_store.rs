@@ -1,0 +1,224 @@
+//! Store integrity: crashes, concurrent processes and damaged objects.
+
+mod engine_support;
+
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use engine_support::{run_counts, Project};
+
+fn files_under(dir: &Path) -> Vec<PathBuf> {
+    let mut files = Vec::new();
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return files;
+    };
+    for entry in entries.flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            files.extend(files_under(&path));
+        } else {
+            files.push(path);
+        }
+    }
+    files
+}
+
+fn wait_for(what: &str, mut condition: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !condition() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn sigkill_mid_stage_keeps_store_consistent() {
+    // The first attempt of `slow` leaves a marker in its scratch directory and sleeps; the
+    // second finds the marker (scratch survives a killed attempt) and finishes at once.
+    let spec = r#"
+stages:
+  quick:
+    kind: command
+    params: {run: "printf quick > $OUT/q.txt"}
+  slow:
+    kind: command
+    inputs: {quick: quick}
+    params:
+      run: >-
+        if [ -f $SCRATCH/started ]; then cat $IN_QUICK/q.txt > $OUT/s.txt;
+        else touch $SCRATCH/started; echo $$ > $SCRATCH/pid; exec sleep 30; fi
+"#;
+    let project = Project::new(spec);
+    let mut child = project
+        .command(&["run"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let scratch = project.cache().join("scratch");
+    wait_for("the slow stage to start", || {
+        files_under(&scratch)
+            .iter()
+            .any(|path| path.ends_with("pid"))
+    });
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let pid_file = files_under(&scratch)
+        .into_iter()
+        .find(|path| path.ends_with("pid"))
+        .unwrap();
+    let sleeper = std::fs::read_to_string(&pid_file).unwrap();
+    let _ = std::process::Command::new("kill")
+        .arg("-9")
+        .arg(sleeper.trim())
+        .status();
+
+    let records = files_under(&project.cache().join("runs"))
+        .into_iter()
+        .filter(|path| {
+            path.extension()
+                .is_some_and(|extension| extension == "json")
+        })
+        .count();
+    assert_eq!(records, 1, "only the finished stage may have a record");
+
+    assert_eq!(project.run(&[]), (1, 1));
+    assert!(
+        files_under(&scratch).is_empty(),
+        "scratch is removed once the record exists"
+    );
+}
+
+#[test]
+fn concurrent_runs_compute_each_stage_once() {
+    let project = Project::new("");
+    let counter = project.path().join("counter.txt");
+    let spec = format!(
+        r#"
+stages:
+  first:
+    kind: command
+    params: {{run: "echo first >> {counter}; sleep 0.5; echo 1 > $OUT/one"}}
+  second:
+    kind: command
+    inputs: {{first: first}}
+    params: {{run: "echo second >> {counter}; sleep 0.2; echo 2 > $OUT/two"}}
+  third:
+    kind: command
+    params: {{run: "echo third >> {counter}; echo 3 > $OUT/three"}}
+"#,
+        counter = counter.display()
+    );
+    project.write_spec(&spec);
+
+    let children: Vec<_> = (0..2)
+        .map(|_| {
+            project
+                .command(&["run"])
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    let outputs: Vec<_> = children
+        .into_iter()
+        .map(|child| child.wait_with_output().unwrap())
+        .collect();
+
+    let mut total_ran = 0;
+    for output in &outputs {
+        assert!(
+            output.status.success(),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        let (ran, reused) = run_counts(output);
+        assert_eq!(ran + reused, 3);
+        total_ran += ran;
+    }
+    assert_eq!(total_ran, 3);
+    let mut lines: Vec<String> = std::fs::read_to_string(&counter)
+        .unwrap()
+        .lines()
+        .map(str::to_string)
+        .collect();
+    lines.sort();
+    assert_eq!(lines, ["first", "second", "third"]);
+}
+
+fn flip_first_byte(object: &Path) {
+    let mut permissions = std::fs::metadata(object).unwrap().permissions();
+    permissions.set_mode(0o644);
+    std::fs::set_permissions(object, permissions).unwrap();
+    let mut bytes = std::fs::read(object).unwrap();
+    bytes[0] ^= 0x01;
+    std::fs::write(object, bytes).unwrap();
+}
+
+const TWO_STAGES: &str = r#"
+stages:
+  producer:
+    kind: command
+    params: {run: "printf 'precious bytes' > $OUT/data.bin"}
+  consumer:
+    kind: command
+    inputs: {data: "producer:data.bin"}
+    params: {run: "cat $IN_DATA > $OUT/copy.bin"}
+"#;
+
+fn producer_object(project: &Project) -> PathBuf {
+    let digest = blake3::hash(b"precious bytes").to_hex().to_string();
+    project
+        .cache()
+        .join("objects")
+        .join(&digest[..2])
+        .join(&digest)
+}
+
+#[test]
+fn flipped_byte_reported_by_verify() {
+    let project = Project::new(TWO_STAGES);
+    project.run(&[]);
+    flip_first_byte(&producer_object(&project));
+
+    let output = project.pipeline(&["verify"]);
+    assert_eq!(output.status.code(), Some(1));
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        stdout.contains("producer"),
+        "verify did not name the stage: {stdout}"
+    );
+    assert!(
+        stdout.contains("data.bin"),
+        "verify did not name the file: {stdout}"
+    );
+
+    // Both stages wrote these bytes, so both records lose their object.
+    assert_eq!(
+        project.reason("producer").as_deref(),
+        Some("output damaged")
+    );
+    let (ran, _) = project.run(&[]);
+    assert!(ran >= 1);
+    let consumer_copy = project.pipeline(&["verify"]);
+    assert!(consumer_copy.status.success());
+}
+
+#[test]
+fn flipped_byte_reruns_producer_without_verify() {
+    let project = Project::new(TWO_STAGES);
+    project.run(&[]);
+    flip_first_byte(&producer_object(&project));
+
+    assert_eq!(
+        project.reason("producer").as_deref(),
+        Some("output damaged")
+    );
+    let (ran, _) = project.run(&[]);
+    assert!(ran >= 1, "the damaged stage must run again");
+    let repaired = std::fs::read(producer_object(&project)).unwrap();
+    assert_eq!(repaired, b"precious bytes");
+}
