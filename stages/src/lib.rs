@@ -29,6 +29,7 @@ stage_kinds! {
     command::Command,
     dataset::Dataset,
     resize::Resize,
+    mask_bank::MaskBank,
     inception_weights::InceptionWeights,
     features::Features,
 }
