@@ -32,4 +32,5 @@ stage_kinds! {
     mask_bank::MaskBank,
     inception_weights::InceptionWeights,
     features::Features,
+    train::Train,
 }

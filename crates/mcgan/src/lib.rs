@@ -27,6 +27,7 @@ pub mod samples;
 pub mod schedule;
 pub mod torch_pickle;
 pub mod train_error;
+pub mod train_params;
 pub mod trainer;
 pub mod training_state;
 
@@ -43,4 +44,5 @@ pub use replay_buffer::ReplayBuffer;
 pub use run::{train, ProgressUpdate, RunConfig, RunHooks, RunPaths, RunSummary};
 pub use schedule::LinearDecaySchedule;
 pub use train_error::TrainError;
+pub use train_params::{MaskScheme, TrainParams};
 pub use trainer::{Trainer, TrainerConfig};
