@@ -187,11 +187,14 @@ impl Pipeline {
                 return Err(SpecErrors(vec![SpecError {
                     file: file.to_path_buf(),
                     position,
-                    stage: None,
+                    stage: stage_at_line(text, position.line),
                     message: format!("invalid YAML: {error}"),
                 }]));
             }
         };
+        // serde_json's maps are sorted, so the written order of stages and matrix keys (which
+        // names expanded stages) is taken from the YAML mapping.
+        let written_order = WrittenOrder::of(&document);
         let document = match yaml_to_json(&document) {
             Ok(Value::Object(map)) => map,
             Ok(Value::Null) => serde_json::Map::new(),
@@ -234,10 +237,19 @@ impl Pipeline {
         let mut expanded = Vec::new();
         match document.get("stages") {
             Some(Value::Object(stages)) => {
-                for (name, body) in stages {
+                for name in &written_order.stages {
+                    let Some(body) = stages.get(name) else {
+                        continue;
+                    };
+                    let matrix_order = written_order
+                        .matrix_keys
+                        .get(name)
+                        .map(Vec::as_slice)
+                        .unwrap_or(&[]);
                     expand_stage(
                         name,
                         body,
+                        matrix_order,
                         &vars,
                         registry,
                         &root,
@@ -316,6 +328,75 @@ impl Pipeline {
     }
 }
 
+/// The stage whose block contains `line` (1-based), found by indentation because a file with
+/// a syntax error cannot be parsed: the last key before `line` that is indented one level
+/// under the top-level `stages:`.
+fn stage_at_line(text: &str, line: usize) -> Option<String> {
+    let mut in_stages = false;
+    let mut stage_indent = None;
+    let mut stage = None;
+    for (index, content) in text.lines().enumerate() {
+        if index + 1 > line {
+            break;
+        }
+        let trimmed = content.trim_start();
+        if trimmed.is_empty() || trimmed.starts_with('#') {
+            continue;
+        }
+        let indent = content.len() - trimmed.len();
+        if indent == 0 {
+            in_stages = trimmed.starts_with("stages:");
+            continue;
+        }
+        if !in_stages {
+            continue;
+        }
+        let indent_of_stages = *stage_indent.get_or_insert(indent);
+        if indent == indent_of_stages {
+            stage = trimmed
+                .split(':')
+                .next()
+                .map(|name| name.trim().to_string());
+        }
+    }
+    stage
+}
+
+/// The order in which stages and each stage's matrix keys are written.
+#[derive(Default)]
+struct WrittenOrder {
+    stages: Vec<String>,
+    matrix_keys: HashMap<String, Vec<String>>,
+}
+
+impl WrittenOrder {
+    fn of(document: &serde_yaml::Value) -> Self {
+        let mut order = Self::default();
+        let Some(stages) = document
+            .get("stages")
+            .and_then(serde_yaml::Value::as_mapping)
+        else {
+            return order;
+        };
+        for (name, body) in stages {
+            let Some(name) = name.as_str() else { continue };
+            order.stages.push(name.to_string());
+            let keys = body
+                .get("matrix")
+                .and_then(serde_yaml::Value::as_mapping)
+                .map(|matrix| {
+                    matrix
+                        .keys()
+                        .filter_map(|key| key.as_str().map(str::to_string))
+                        .collect()
+                })
+                .unwrap_or_default();
+            order.matrix_keys.insert(name.to_string(), keys);
+        }
+        order
+    }
+}
+
 /// Converts YAML to JSON, rejecting what JSON cannot hold (non-string keys, tags).
 fn yaml_to_json(value: &serde_yaml::Value) -> Result<Value, String> {
     serde_json::to_value(value).map_err(|error| format!("unsupported YAML value: {error}"))
@@ -325,6 +406,7 @@ fn yaml_to_json(value: &serde_yaml::Value) -> Result<Value, String> {
 fn expand_stage(
     name: &str,
     body: &Value,
+    matrix_order: &[String],
     vars: &serde_json::Map<String, Value>,
     registry: &Registry,
     root: &Path,
@@ -423,7 +505,8 @@ fn expand_stage(
             None
         }
     };
-    let Some(combinations) = matrix_combinations(name, body.get("matrix"), reporter) else {
+    let Some(combinations) = matrix_combinations(name, body.get("matrix"), matrix_order, reporter)
+    else {
         return;
     };
     let Some(kind) = kind else { return };
@@ -493,6 +576,7 @@ fn expand_stage(
 fn matrix_combinations(
     name: &str,
     matrix: Option<&Value>,
+    matrix_order: &[String],
     reporter: &mut Reporter,
 ) -> Option<Vec<(Vec<String>, BTreeMap<String, Value>)>> {
     let mut combinations = vec![(Vec::new(), BTreeMap::new())];
@@ -508,7 +592,10 @@ fn matrix_combinations(
             return None;
         }
     };
-    for (key, values) in matrix {
+    for key in matrix_order {
+        let Some(values) = matrix.get(key) else {
+            continue;
+        };
         let at = ["stages", name, "matrix", key.as_str()];
         let values = match values {
             Value::Array(values) if !values.is_empty() => values,
@@ -592,7 +679,14 @@ fn check_all_params(expanded: &mut [Expanded], reporter: &mut Reporter) {
         match stage.kind.check_params(&normalize_numbers(&stage.params)) {
             Ok(canonical) => stage.params = normalize_numbers(&canonical),
             Err(message) => {
-                let path = offending_param(&message, &stage.params);
+                let path = offending_param(&message, &stage.params)
+                    .or_else(|| mistyped_param(stage.kind.as_ref(), &stage.params));
+                let message = match &path {
+                    Some(param) if !message.contains(&format!("`{param}`")) => {
+                        format!("param `{param}`: {message}")
+                    }
+                    _ => message,
+                };
                 let mut at = vec!["stages", stage.source_name.as_str(), "params"];
                 if let Some(param) = path.as_deref() {
                     at.push(param);
@@ -605,6 +699,25 @@ fn check_all_params(expanded: &mut [Expanded], reporter: &mut Reporter) {
             }
         }
     }
+}
+
+/// The param whose value the kind rejects, for serde messages that do not name the field
+/// (`invalid type: string "soon", expected f64`): the key whose removal makes the params
+/// valid, or turns the error into `missing field` for that key.
+fn mistyped_param(kind: &dyn StageKind, params: &Value) -> Option<String> {
+    let Value::Object(map) = params else {
+        return None;
+    };
+    map.keys()
+        .find(|key| {
+            let mut without = map.clone();
+            without.remove(key.as_str());
+            match kind.check_params(&normalize_numbers(&Value::Object(without))) {
+                Ok(_) => true,
+                Err(message) => message.contains(&format!("missing field `{key}`")),
+            }
+        })
+        .cloned()
 }
 
 /// The param a serde message names (`unknown field `x``), if it is one of the given keys.
@@ -939,8 +1052,17 @@ fn topological_order(
             return Err(path);
         };
         if let Some(seen) = path.iter().position(|index| *index == next) {
+            // Upstream walk order reversed is data-flow order; start at the earliest stage.
             let mut cycle = path[seen..].to_vec();
             cycle.reverse();
+            if let Some(first) = cycle
+                .iter()
+                .enumerate()
+                .min_by_key(|(_, index)| **index)
+                .map(|(at, _)| at)
+            {
+                cycle.rotate_left(first);
+            }
             return Err(cycle);
         }
         path.push(next);
