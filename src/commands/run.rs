@@ -1,6 +1,7 @@
 //! `pipeline run`: run what is stale, reuse the rest.
 
 use std::io::IsTerminal;
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use anyhow::bail;
@@ -75,7 +76,14 @@ pub fn run(args: RunArgs) -> anyhow::Result<()> {
         show_progress: std::io::stderr().is_terminal(),
     };
 
-    let summary = dag::run_pipeline(store, pipeline, selected, options)?;
+    let summary = dag::run_pipeline(store.clone(), pipeline, selected, options)?;
+    let counters = store.counters();
+    tracing::debug!(
+        records_read = counters.records_read.load(Ordering::Relaxed),
+        objects_stated = counters.objects_stated.load(Ordering::Relaxed),
+        objects_hashed = counters.objects_hashed.load(Ordering::Relaxed),
+        "store access"
+    );
     println!(
         "{} stages run, {} reused from cache",
         summary.ran.len(),

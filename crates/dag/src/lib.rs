@@ -68,5 +68,5 @@ pub use schedule::{run_pipeline, RunOptions, RunSummary};
 pub use spec::{LoadError, Override, Pipeline, Reference, Stage, StageInput};
 pub use stage::{Device, Input, InputSpec, Resources, StageContext, StageContextParts, StageKind};
 pub use status::{pipeline_status, StageStatus, StaleReason};
-pub use store::{KeyLock, Store, Verification};
+pub use store::{AccessCounters, KeyLock, Store, Verification};
 pub use tree::{hash_tree, EntryKind, ManifestEntry};

@@ -19,6 +19,8 @@
 use std::fs;
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
 use std::time::UNIX_EPOCH;
 
 use fs4::fs_std::FileExt;
@@ -31,6 +33,15 @@ use crate::tree::{hash_file, hash_tree, hex, EntryKind, ManifestEntry};
 #[derive(Debug, Clone)]
 pub struct Store {
     root: PathBuf,
+    counters: Arc<AccessCounters>,
+}
+
+/// How much file-system work reads of the store did, for the no-op benchmark.
+#[derive(Debug, Default)]
+pub struct AccessCounters {
+    pub records_read: AtomicUsize,
+    pub objects_stated: AtomicUsize,
+    pub objects_hashed: AtomicUsize,
 }
 
 /// A held per-key lock; released on drop.
@@ -64,7 +75,15 @@ impl Store {
         // Stages run with their output directory as working directory, so every path handed
         // to them must be absolute.
         let root = fs::canonicalize(root).map_err(EngineError::io("resolve", root))?;
-        Ok(Self { root })
+        Ok(Self {
+            root,
+            counters: Arc::default(),
+        })
+    }
+
+    /// Counts of records read and objects stat'ed or rehashed since the store was opened.
+    pub fn counters(&self) -> &AccessCounters {
+        &self.counters
     }
 
     /// The store's root directory.
@@ -120,6 +139,7 @@ impl Store {
 
     /// Reads the record of `key`, if there is one.
     pub fn read_record(&self, key: &str) -> Result<Option<RunRecord>, EngineError> {
+        self.counters.records_read.fetch_add(1, Ordering::Relaxed);
         read_json(&self.record_path(key))
     }
 
@@ -179,6 +199,7 @@ impl Store {
         let mut damaged = Vec::new();
         for entry in record.files() {
             let object = self.object_path(&entry.digest);
+            self.counters.objects_stated.fetch_add(1, Ordering::Relaxed);
             let Ok(metadata) = fs::metadata(&object) else {
                 damaged.push(entry.path.clone());
                 continue;
@@ -188,6 +209,7 @@ impl Store {
             if unchanged && !rehash {
                 continue;
             }
+            self.counters.objects_hashed.fetch_add(1, Ordering::Relaxed);
             if hex(&hash_file(&object)?) != entry.digest {
                 tracing::warn!(object = %object.display(), stage = %record.stage, "damaged object removed");
                 // Readable-only files can still be removed; the directory is writable.
