@@ -31,7 +31,7 @@ fn normalize_number(number: &Number) -> Number {
         return number.clone();
     };
     // 2^63 is exactly representable; floats at or beyond it do not fit an i64.
-    let in_range = float >= -9_223_372_036_854_775_808.0 && float < 9_223_372_036_854_775_808.0;
+    let in_range = (-9_223_372_036_854_775_808.0..9_223_372_036_854_775_808.0).contains(&float);
     if float.fract() == 0.0 && in_range {
         return Number::from(float as i64);
     }

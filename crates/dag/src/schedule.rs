@@ -206,9 +206,9 @@ async fn schedule(
         }
     }
 
-    for index in 0..count {
-        if state[index] == State::Waiting {
-            summary.skipped.push(pipeline.stages[index].name.clone());
+    for (stage, state) in pipeline.stages.iter().zip(&state) {
+        if *state == State::Waiting {
+            summary.skipped.push(stage.name.clone());
         }
     }
     summary
