@@ -39,8 +39,35 @@ fn main() {
     // A new module file must rerun this script, so watch the whole source directory.
     println!("cargo:rerun-if-changed=build.rs");
     println!("cargo:rerun-if-changed={}", source_dir.display());
+    for (_, crates) in KIND_CRATES {
+        for name in *crates {
+            let crate_dir = crates_dir.join(name);
+            println!("cargo:rerun-if-changed={}", crate_dir.join("src").display());
+            println!(
+                "cargo:rerun-if-changed={}",
+                crate_dir.join("Cargo.toml").display()
+            );
+        }
+    }
 
     let mut constants = String::new();
+    for (kind, fingerprint) in kind_fingerprints(&source_dir, &crates_dir) {
+        let constant = kind.replace('-', "_").to_uppercase();
+        constants.push_str(&format!(
+            "/// Implementation fingerprint of the `{kind}` kind.\n\
+             pub const {constant}: &str = \"{fingerprint}\";\n"
+        ));
+    }
+
+    let out_file = PathBuf::from(env_var("OUT_DIR")).join("fingerprints.rs");
+    if let Err(error) = fs::write(&out_file, constants) {
+        panic!("cannot write {}: {error}", out_file.display());
+    }
+}
+
+/// The fingerprint of every kind in [`KIND_CRATES`] whose module exists under `source_dir`.
+pub(crate) fn kind_fingerprints(source_dir: &Path, crates_dir: &Path) -> Vec<(&'static str, String)> {
+    let mut fingerprints = Vec::new();
     for (kind, crates) in KIND_CRATES {
         let module = kind.replace('-', "_");
         let module_file = source_dir.join(format!("{module}.rs"));
@@ -52,31 +79,16 @@ fn main() {
         let mut hasher = blake3::Hasher::new();
         hasher.update(FORMAT_VERSION.as_bytes());
         hasher.update(kind.as_bytes());
-        hash_tree(&mut hasher, &source_dir, &module_file);
-        hash_tree(&mut hasher, &source_dir, &module_dir);
+        hash_tree(&mut hasher, source_dir, &module_file);
+        hash_tree(&mut hasher, source_dir, &module_dir);
         for name in *crates {
             let crate_dir = crates_dir.join(name);
-            println!("cargo:rerun-if-changed={}", crate_dir.join("src").display());
-            println!(
-                "cargo:rerun-if-changed={}",
-                crate_dir.join("Cargo.toml").display()
-            );
-            hash_tree(&mut hasher, &crates_dir, &crate_dir.join("Cargo.toml"));
-            hash_tree(&mut hasher, &crates_dir, &crate_dir.join("src"));
+            hash_tree(&mut hasher, crates_dir, &crate_dir.join("Cargo.toml"));
+            hash_tree(&mut hasher, crates_dir, &crate_dir.join("src"));
         }
-
-        let constant = module.to_uppercase();
-        let fingerprint = hasher.finalize().to_hex();
-        constants.push_str(&format!(
-            "/// Implementation fingerprint of the `{kind}` kind.\n\
-             pub const {constant}: &str = \"{fingerprint}\";\n"
-        ));
+        fingerprints.push((*kind, hasher.finalize().to_hex().to_string()));
     }
-
-    let out_file = PathBuf::from(env_var("OUT_DIR")).join("fingerprints.rs");
-    if let Err(error) = fs::write(&out_file, constants) {
-        panic!("cannot write {}: {error}", out_file.display());
-    }
+    fingerprints
 }
 
 /// Hashes `path` (a file, or a directory walked in sorted order) with paths relative to `base`,
