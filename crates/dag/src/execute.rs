@@ -267,13 +267,18 @@ fn run_in(
         cancelled: options.cancelled.clone(),
     });
 
-    tracing::info!("running");
     let started_at = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map(|elapsed| elapsed.as_secs())
         .unwrap_or(0);
     let clock = Instant::now();
-    let result = std::panic::catch_unwind(AssertUnwindSafe(|| stage.kind.run(&mut context)));
+    // Subscribers that honour the `log` field of this span (the binary's does) copy the
+    // stage's own tracing events into its log file.
+    let run_span = tracing::info_span!("stage_run", log = %log_path.display());
+    let result = run_span.in_scope(|| {
+        tracing::info!("running");
+        std::panic::catch_unwind(AssertUnwindSafe(|| stage.kind.run(&mut context)))
+    });
     bar.bar().finish_and_clear();
     match result {
         Ok(Ok(())) => {}
