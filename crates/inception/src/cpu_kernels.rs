@@ -9,12 +9,18 @@
 //! in parallel, each gemm on one thread, and every image sees the same gemm shapes whatever
 //! the batch size, so features do not depend on batching.
 
-use std::borrow::Cow;
+use std::cell::RefCell;
 
 use candle_core::{CpuStorage, CustomOp1, Layout, Shape};
 use rayon::prelude::*;
 
 use crate::architecture::{PoolKind, PoolSpec};
+
+thread_local! {
+    /// Each worker's im2col buffer, reused across calls: fresh multi-megabyte allocations
+    /// cost page faults and kernel zeroing on every convolution.
+    static COLUMNS: RefCell<Vec<f32>> = const { RefCell::new(Vec::new()) };
+}
 
 /// A convolution with batch norm folded in, followed by ReLU.
 #[derive(Debug, Clone)]
@@ -79,13 +85,15 @@ fn contiguous_input<'a>(
 }
 
 /// Unfolds one `[C, H, W]` image into `[C*kh*kw, Ho*Wo]`, zeros where the window leaves it.
-fn im2col(image: &[f32], window: &Window) -> Vec<f32> {
+fn im2col(image: &[f32], window: &Window, columns: &mut Vec<f32>) {
     let (out_height, out_width) = (window.out_height(), window.out_width());
     let [kh, kw] = window.kernel;
     let [pad_rows, pad_columns] = window.padding;
     let (height, width, stride) = (window.height, window.width, window.stride);
     let spatial = out_height * out_width;
-    let mut columns = vec![0f32; window.channels * kh * kw * spatial];
+    // The buffer is reused, so every element is written below: taps that fall on padding
+    // get explicit zeros instead of a zero fill of the whole matrix first.
+    columns.resize(window.channels * kh * kw * spatial, 0.0);
 
     for (channel, plane) in image.chunks_exact(height * width).enumerate() {
         for ky in 0..kh {
@@ -93,15 +101,20 @@ fn im2col(image: &[f32], window: &Window) -> Vec<f32> {
             for kx in 0..kw {
                 let (column_first, column_last) =
                     window.valid_outputs(kx, pad_columns, width, out_width);
-                if column_first >= column_last {
-                    continue;
-                }
                 let row = (channel * kh + ky) * kw + kx;
                 let destination = &mut columns[row * spatial..(row + 1) * spatial];
+                if column_first >= column_last || row_first >= row_last {
+                    destination.fill(0.0);
+                    continue;
+                }
+                destination[..row_first * out_width].fill(0.0);
+                destination[row_last * out_width..].fill(0.0);
                 for oy in row_first..row_last {
                     let iy = oy * stride + ky - pad_rows;
                     let source_row = &plane[iy * width..(iy + 1) * width];
                     let target = &mut destination[oy * out_width..(oy + 1) * out_width];
+                    target[..column_first].fill(0.0);
+                    target[column_last..].fill(0.0);
                     let ix_first = column_first * stride + kx - pad_columns;
                     if stride == 1 {
                         let count = column_last - column_first;
@@ -118,7 +131,6 @@ fn im2col(image: &[f32], window: &Window) -> Vec<f32> {
             }
         }
     }
-    columns
 }
 
 impl CustomOp1 for FoldedConv {
@@ -173,37 +185,40 @@ impl CustomOp1 for FoldedConv {
                 for (plane, &bias) in destination.chunks_exact_mut(spatial).zip(&self.bias) {
                     plane.fill(bias);
                 }
-                let columns: Cow<[f32]> = if direct {
-                    Cow::Borrowed(image)
-                } else {
-                    Cow::Owned(im2col(image, &window))
-                };
-                // SAFETY: `destination` is `out_channels x spatial`, `weight` is
-                // `out_channels x depth` and `columns` is `depth x spatial`, all row-major
-                // with the strides given, and the three buffers do not overlap.
-                unsafe {
-                    gemm::gemm(
-                        self.out_channels,
-                        spatial,
-                        depth,
-                        destination.as_mut_ptr(),
-                        1,
-                        spatial as isize,
-                        true,
-                        self.weight.as_ptr(),
-                        1,
-                        depth as isize,
-                        columns.as_ptr(),
-                        1,
-                        spatial as isize,
-                        1.0,
-                        1.0,
-                        false,
-                        false,
-                        false,
-                        parallelism,
-                    );
-                }
+                COLUMNS.with_borrow_mut(|buffer| {
+                    let columns: &[f32] = if direct {
+                        image
+                    } else {
+                        im2col(image, &window, buffer);
+                        buffer
+                    };
+                    // SAFETY: `destination` is `out_channels x spatial`, `weight` is
+                    // `out_channels x depth` and `columns` is `depth x spatial`, all row-major
+                    // with the strides given, and the three buffers do not overlap.
+                    unsafe {
+                        gemm::gemm(
+                            self.out_channels,
+                            spatial,
+                            depth,
+                            destination.as_mut_ptr(),
+                            1,
+                            spatial as isize,
+                            true,
+                            self.weight.as_ptr(),
+                            1,
+                            depth as isize,
+                            columns.as_ptr(),
+                            1,
+                            spatial as isize,
+                            1.0,
+                            1.0,
+                            false,
+                            false,
+                            false,
+                            parallelism,
+                        );
+                    }
+                });
                 destination
                     .iter_mut()
                     .for_each(|value| *value = value.max(0.0));
