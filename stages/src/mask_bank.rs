@@ -74,8 +74,8 @@ impl StageKind for MaskBank {
 /// Generates the bank of `params` and writes it into `out_dir`; the command line and the
 /// stage both come through here.
 pub fn write_bank(params: &MaskBankParams, out_dir: &Path) -> anyhow::Result<Bank> {
-    let bank = Bank::generate(params).context("cannot generate the mask bank")?;
+    let bank = Bank::generate(params).context("failed to generate the mask bank")?;
     bank.write(out_dir)
-        .with_context(|| format!("cannot write the mask bank to {}", out_dir.display()))?;
+        .with_context(|| format!("failed to write the mask bank to {}", out_dir.display()))?;
     Ok(bank)
 }

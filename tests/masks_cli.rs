@@ -1,0 +1,237 @@
+//! `pipeline masks` run as a binary: the files it writes, their format, reproducibility,
+//! and equality with a bank made by the `mask-bank` stage.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::process::Command;
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
+
+use dag::{Device, Progress, StageContext, StageContextParts, StageKind};
+use stages::mask_bank::{Mask, MaskBank};
+
+fn pipeline_masks(out: &Path, flags: &[&str]) {
+    let output = Command::new(env!("CARGO_BIN_EXE_pipeline"))
+        .arg("masks")
+        .args(flags)
+        .arg("--out")
+        .arg(out)
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "pipeline masks {flags:?} failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+fn directory_bytes(dir: &Path) -> BTreeMap<String, Vec<u8>> {
+    std::fs::read_dir(dir)
+        .unwrap()
+        .map(|entry| {
+            let path = entry.unwrap().path();
+            let name = path.file_name().unwrap().to_string_lossy().into_owned();
+            (name, std::fs::read(&path).unwrap())
+        })
+        .collect()
+}
+
+/// Reads width, height, bit depth and colour type from a PNG's IHDR chunk.
+fn png_header(path: &Path) -> (u32, u32, u8, u8) {
+    let bytes = std::fs::read(path).unwrap();
+    assert_eq!(
+        &bytes[..8],
+        b"\x89PNG\r\n\x1a\n",
+        "{} is no PNG",
+        path.display()
+    );
+    assert_eq!(&bytes[12..16], b"IHDR");
+    let width = u32::from_be_bytes(bytes[16..20].try_into().unwrap());
+    let height = u32::from_be_bytes(bytes[20..24].try_into().unwrap());
+    (width, height, bytes[24], bytes[25])
+}
+
+#[test]
+fn centered_bank_files_and_format() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("centered");
+    pipeline_masks(&out, &["--scheme", "centered-square", "--size", "128"]);
+
+    let names: Vec<String> = directory_bytes(&out).into_keys().collect();
+    assert_eq!(
+        names,
+        [
+            "mask_0000.png",
+            "mask_0001.png",
+            "mask_0002.png",
+            "masks.parquet"
+        ]
+    );
+    for name in &names[..3] {
+        // Colour type 0 is grayscale, so one channel of 8 bits.
+        assert_eq!(png_header(&out.join(name)), (128, 128, 8, 0), "{name}");
+    }
+    // Reading rejects any value other than 0 and 255.
+    let half = Mask::read_png(&out.join("mask_0000.png")).unwrap();
+    for index in 0..128 {
+        let inside = u8::from((32..=95).contains(&index));
+        assert_eq!(half.get(index, 64), inside, "row {index}");
+        assert_eq!(half.get(64, index), inside, "column {index}");
+    }
+    let full = Mask::read_png(&out.join("mask_0002.png")).unwrap();
+    assert!(full.values().iter().all(|&value| value == 1));
+}
+
+#[test]
+fn scales_keep_given_order() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("centered");
+    let flags = [
+        "--scheme",
+        "centered-square",
+        "--size",
+        "64",
+        "--scales",
+        "0.8,0.5",
+    ];
+    pipeline_masks(&out, &flags);
+    let first = Mask::read_png(&out.join("mask_0000.png")).unwrap();
+    // Scale 0.8 at size 64 covers rows and columns 6 to 56.
+    assert_eq!(first.get(6, 6), 1);
+    assert_eq!(first.get(56, 56), 1);
+    assert_eq!(first.get(5, 30), 0);
+    assert_eq!(first.get(57, 30), 0);
+    assert!(!out.join("mask_0002.png").exists());
+}
+
+#[test]
+fn same_seed_same_bytes() {
+    let dir = tempfile::tempdir().unwrap();
+    let flags = [
+        "--scheme",
+        "multi-rectangles",
+        "--size",
+        "64",
+        "--count",
+        "20",
+        "--seed",
+        "3",
+    ];
+    pipeline_masks(&dir.path().join("first"), &flags);
+    pipeline_masks(&dir.path().join("second"), &flags);
+    let first = directory_bytes(&dir.path().join("first"));
+    assert_eq!(first.len(), 21);
+    assert_eq!(first, directory_bytes(&dir.path().join("second")));
+}
+
+#[test]
+fn stage_bank_equals_cli_bank() {
+    let dir = tempfile::tempdir().unwrap();
+    let cli_out = dir.path().join("cli");
+    let flags = [
+        "--scheme",
+        "multi-rectangles",
+        "--size",
+        "48",
+        "--count",
+        "12",
+        "--seed",
+        "7",
+        "--preset",
+        "paper",
+        "--min-area",
+        "0.3",
+    ];
+    pipeline_masks(&cli_out, &flags);
+
+    let params = serde_json::json!({
+        "scheme": "multi-rectangles", "size": 48, "count": 12, "seed": 7,
+        "preset": "paper", "min_area": 0.3,
+    });
+    let canonical = MaskBank.check_params(&params).unwrap();
+    let stage_out = dir.path().join("stage");
+    std::fs::create_dir(&stage_out).unwrap();
+    let mut context = StageContext::new(StageContextParts {
+        stage: "masks".into(),
+        key: "test".into(),
+        params: canonical,
+        inputs: Vec::new(),
+        out_dir: stage_out.clone(),
+        scratch_dir: dir.path().join("scratch"),
+        log_path: dir.path().join("log.txt"),
+        device: Device::Cpu,
+        threads: 1,
+        progress: Progress::hidden(),
+        cancelled: Arc::new(AtomicBool::new(false)),
+    });
+    MaskBank.run(&mut context).unwrap();
+
+    assert_eq!(directory_bytes(&stage_out), directory_bytes(&cli_out));
+}
+
+#[test]
+fn unknown_scheme_is_rejected() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = Command::new(env!("CARGO_BIN_EXE_pipeline"))
+        .args(["masks", "--scheme", "hexagons", "--size", "32", "--out"])
+        .arg(dir.path().join("out"))
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("hexagons"), "{stderr}");
+}
+
+#[test]
+fn foreign_flag_is_rejected() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = Command::new(env!("CARGO_BIN_EXE_pipeline"))
+        .args([
+            "masks", "--scheme", "round", "--size", "32", "--scales", "0.5", "--out",
+        ])
+        .arg(dir.path().join("out"))
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("scales"), "{stderr}");
+}
+
+#[test]
+fn pipeline_run_bank_equals_cli() {
+    let dir = tempfile::tempdir().unwrap();
+    let spec = "stages:\n  rects:\n    kind: mask-bank\n    params: {scheme: multi-rectangles, \
+                size: 48, count: 12, seed: 7, preset: paper, min_area: 0.3}\n    \
+                publish: published/rects\n";
+    std::fs::write(dir.path().join("pipeline.yaml"), spec).unwrap();
+    let output = Command::new(env!("CARGO_BIN_EXE_pipeline"))
+        .args(["run", "--cache", "cache", "--jobs", "1"])
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "pipeline run failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+
+    let cli_out = dir.path().join("cli");
+    let flags = [
+        "--scheme",
+        "multi-rectangles",
+        "--size",
+        "48",
+        "--count",
+        "12",
+        "--seed",
+        "7",
+        "--preset",
+        "paper",
+        "--min-area",
+        "0.3",
+    ];
+    pipeline_masks(&cli_out, &flags);
+    let published = directory_bytes(&dir.path().join("published/rects"));
+    assert_eq!(published.len(), 13);
+    assert_eq!(published, directory_bytes(&cli_out));
+}
