@@ -35,6 +35,22 @@ pub enum Error {
     /// A checkpoint lacks what the operation needs (a network, a setting).
     #[error("{path}: {reason}")]
     InvalidCheckpoint { path: PathBuf, reason: String },
+
+    /// An input folder or file cannot be used as given.
+    #[error("{path}: {reason}")]
+    InvalidInput { path: PathBuf, reason: String },
+
+    /// Parameters no run could use.
+    #[error("invalid parameters: {reason}")]
+    InvalidParams { reason: String },
+
+    /// An image could not be decoded or written.
+    #[error(transparent)]
+    Image(#[from] imaging::ImageError),
+
+    /// The caller cancelled the run.
+    #[error("cancelled")]
+    Cancelled,
 }
 
 /// The crate's result type.

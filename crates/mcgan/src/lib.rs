@@ -30,6 +30,7 @@ pub mod train_error;
 pub mod train_params;
 pub mod trainer;
 pub mod training_state;
+pub mod translate;
 
 pub use data::UnalignedDataset;
 pub use discriminator::{Discriminator, DiscriminatorConfig, DiscriminatorVariant};

@@ -1,5 +1,8 @@
 //! Locating and reading the PyTorch reference tensors shared by the model tests.
 
+// Each test binary compiles this module and uses only part of it.
+#![allow(dead_code)]
+
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
