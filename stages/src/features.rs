@@ -18,7 +18,7 @@ pub const FEATURES_OUTPUT: &str = "features.arrow";
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct FeaturesParams {
-    /// Preprocessing: `ttur` (default, the paper's FID tool), `pytorch-fid` or `clean`.
+    /// Preprocessing: `ttur` (default: TTUR, the tool behind the Mask CycleGAN paper's FID values), `pytorch-fid` or `clean`.
     #[serde(default)]
     pub mode: Preprocess,
     /// Images per forward pass (default 16); the features do not depend on it.
@@ -56,7 +56,7 @@ pub fn extract_folder(
     let files = inception::image_files(images)?;
     if files.is_empty() {
         anyhow::bail!(
-            "no images (.png, .jpg, .jpeg) in {}; point to the folder that holds them",
+            "no images (.png, .jpg, .jpeg) found in {}; pass the folder that contains them",
             images.display()
         );
     }
@@ -68,18 +68,25 @@ pub fn extract_folder(
         if cancelled() {
             anyhow::bail!("cancelled");
         }
-        let rows = extractor.extract_files(chunk, params.mode, params.batch, &|count| progress.inc(count as u64))?;
+        let rows = extractor.extract_files(chunk, params.mode, params.batch, &|count| {
+            progress.inc(count as u64)
+        })?;
         features.extend(rows.into_iter().flatten());
     }
 
     let names = files
         .iter()
-        .map(|path| path.file_name().unwrap_or_default().to_string_lossy().into_owned())
+        .map(|path| {
+            path.file_name()
+                .unwrap_or_default()
+                .to_string_lossy()
+                .into_owned()
+        })
         .collect();
     Ok(fid::FeatureTable::new(names, features, FEATURE_DIM)?)
 }
 
-/// The candle device for the engine's device choice.
+/// Returns the candle device for the engine's device choice.
 pub fn candle_device(device: dag::Device) -> anyhow::Result<candle_core::Device> {
     match device {
         dag::Device::Cpu => Ok(candle_core::Device::Cpu),
@@ -105,7 +112,10 @@ impl StageKind for Features {
     }
 
     fn inputs(&self) -> &'static [InputSpec] {
-        const INPUTS: &[InputSpec] = &[InputSpec::required("weights"), InputSpec::required("images")];
+        const INPUTS: &[InputSpec] = &[
+            InputSpec::required("weights"),
+            InputSpec::required("images"),
+        ];
         INPUTS
     }
 
@@ -128,7 +138,9 @@ impl StageKind for Features {
         let images = ctx.input_path("images")?.to_path_buf();
         let device = candle_device(ctx.device())?;
 
-        let table = extract_folder(&images, &weights, &params, &device, ctx.progress(), &|| ctx.cancelled())?;
+        let table = extract_folder(&images, &weights, &params, &device, ctx.progress(), &|| {
+            ctx.cancelled()
+        })?;
         table.write_arrow(&ctx.out_dir().join(FEATURES_OUTPUT))?;
         Ok(())
     }

