@@ -36,7 +36,7 @@ fn pipeline_run(project: &Path) -> String {
     stdout.lines().last().unwrap_or_default().to_owned()
 }
 
-/// The (path, digest) of every file in the output of `stage`, from its run record.
+/// Returns the (path, digest) of every file in the output of `stage`, from its run record.
 fn recorded_files(project: &Path, stage: &str) -> Vec<(String, String)> {
     for entry in std::fs::read_dir(project.join("cache/runs")).unwrap() {
         let path = entry.unwrap().path();

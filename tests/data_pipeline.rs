@@ -33,6 +33,16 @@ fn run_stage(
     inputs: Vec<(String, Input)>,
     work: &Path,
 ) -> anyhow::Result<PathBuf> {
+    run_stage_on_threads(kind_name, params, inputs, work, 1)
+}
+
+fn run_stage_on_threads(
+    kind_name: &str,
+    params: serde_json::Value,
+    inputs: Vec<(String, Input)>,
+    work: &Path,
+    threads: usize,
+) -> anyhow::Result<PathBuf> {
     let registry = stages::registry();
     let kind = registry
         .get(kind_name)
@@ -49,7 +59,7 @@ fn run_stage(
         scratch_dir: work.join("scratch"),
         log_path: work.join(format!("{kind_name}.log")),
         device: Device::Cpu,
-        threads: 1,
+        threads,
         progress: Progress::hidden(),
         cancelled: Arc::new(AtomicBool::new(false)),
     });
@@ -177,4 +187,37 @@ fn stage_params_reject_bad_values() {
     assert!(resize.check_params(&json!({"size": 0})).is_err());
     assert!(resize.check_params(&json!({})).is_err());
     assert!(resize.check_params(&json!({"size": 64})).is_ok());
+}
+
+#[test]
+fn resize_output_independent_of_threads() {
+    let Some(mnist) = shared("datasets/mnist") else {
+        return;
+    };
+    let work = tempfile::tempdir().unwrap();
+    let params = json!({"name": "mnist", "archive": mnist, "limit_per_split": 15});
+    let dataset = run_stage("dataset", params, vec![], work.path()).expect("dataset runs");
+
+    let mut outputs = Vec::new();
+    for threads in [1, 3] {
+        let folder = work.path().join(format!("threads{threads}"));
+        let inputs = vec![("dataset".to_owned(), Input::Path(dataset.clone()))];
+        let resized = run_stage_on_threads("resize", json!({"size": 20}), inputs, &folder, threads)
+            .expect("resize runs");
+        let files: Vec<(String, Vec<u8>)> = ["trainA", "testA"]
+            .iter()
+            .flat_map(|name| {
+                let folder = resized.join(name);
+                files_in(&folder)
+                    .into_iter()
+                    .map(move |file| (file.clone(), std::fs::read(folder.join(file)).unwrap()))
+            })
+            .collect();
+        assert_eq!(files.len(), 30);
+        outputs.push(files);
+    }
+    assert!(
+        outputs[0] == outputs[1],
+        "1 and 3 threads give the same files"
+    );
 }

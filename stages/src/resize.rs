@@ -9,7 +9,7 @@ use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context};
-use dag::{InputSpec, StageContext, StageKind};
+use dag::{InputSpec, Resources, StageContext, StageKind};
 use serde::{Deserialize, Serialize};
 
 /// Params of a `resize` stage.
@@ -48,20 +48,55 @@ impl StageKind for Resize {
         INPUTS
     }
 
+    fn resources(&self, _params: &serde_json::Value) -> Resources {
+        // Images are independent, so the run uses every thread the scheduler grants; it
+        // clamps this request to `--jobs`.
+        let threads = std::thread::available_parallelism().map_or(1, usize::from);
+        Resources {
+            threads,
+            ..Resources::default()
+        }
+    }
+
     fn run(&self, ctx: &mut StageContext) -> anyhow::Result<()> {
         let params: ResizeParams = ctx.params()?;
         let input = ctx.input_path("dataset")?.to_owned();
         let work = plan(&input, ctx.out_dir())?;
-
         ctx.progress().set_length(work.len() as u64);
-        for (source, target) in &work {
-            ctx.check_cancelled()?;
-            let image = imaging::decode_rgb(source)?;
-            let resized = imaging::resize_square(&image, params.size);
-            imaging::write_png(target, &resized)?;
-            ctx.progress().inc(1);
-        }
-        tracing::info!(images = work.len(), size = params.size, "images resized");
+
+        // Worker k takes images k, k + threads, ... Each output file depends only on its
+        // source, so the output is the same for any thread count.
+        let threads = ctx.threads().clamp(1, work.len().max(1));
+        let context: &StageContext = ctx;
+        std::thread::scope(|scope| {
+            let workers: Vec<_> = (0..threads)
+                .map(|first| {
+                    let work = &work;
+                    scope.spawn(move || -> anyhow::Result<()> {
+                        for (source, target) in work.iter().skip(first).step_by(threads) {
+                            context.check_cancelled()?;
+                            let image = imaging::decode_rgb(source)?;
+                            let resized = imaging::resize_square(&image, params.size);
+                            imaging::write_png(target, &resized)?;
+                            context.progress().inc(1);
+                        }
+                        Ok(())
+                    })
+                })
+                .collect();
+            workers.into_iter().try_for_each(|worker| {
+                worker
+                    .join()
+                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+            })
+        })?;
+
+        tracing::info!(
+            images = work.len(),
+            size = params.size,
+            threads,
+            "images resized"
+        );
         Ok(())
     }
 }

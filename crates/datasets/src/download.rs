@@ -34,9 +34,9 @@ pub fn known_archive_url(name: &str) -> Option<String> {
     })
 }
 
-/// Downloads `url` to `target`. Bytes arrive in `<target>.part`, which a later call resumes
-/// with a Range request; the part file is renamed to `target` once the server's length is
-/// reached. Verification is the caller's, by content digest.
+/// Downloads `url` to `target`. Bytes arrive in `<target>.part`, and a later call resumes that
+/// file with a Range request. The part file is renamed to `target` once the length the server
+/// announced is reached. The caller verifies the content by its digest.
 pub fn download(url: &str, target: &Path, progress: &dyn Progress) -> Result<(), DatasetError> {
     let download_error = |detail: String| DatasetError::Download {
         url: url.to_owned(),

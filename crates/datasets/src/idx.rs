@@ -33,7 +33,7 @@ impl IdxImages {
         let size = self.rows * self.columns;
         let pixels = self.pixels[index * size..(index + 1) * size].to_vec();
         GrayImage::from_raw(self.columns as u32, self.rows as u32, pixels)
-            .expect("an IDX image holds rows x columns bytes")
+            .expect("an IDX image has rows x columns bytes")
     }
 }
 
@@ -165,7 +165,7 @@ fn read_idx(path: &Path, magic: u32) -> Result<(Vec<usize>, Vec<u8>), IdxError> 
     Ok((sizes, data.to_vec()))
 }
 
-/// The usual MNIST file names inside a folder, `.gz` preferred when both exist.
+/// Returns the path of an MNIST file in `folder`, preferring `<stem>.gz` when it exists.
 pub(crate) fn mnist_file(folder: &Path, stem: &str) -> PathBuf {
     let compressed = folder.join(format!("{stem}.gz"));
     if compressed.exists() {

@@ -75,7 +75,7 @@ impl Folder {
         Folder { split, domain }
     }
 
-    /// The folder's name in the normalised layout, such as `trainA`.
+    /// Returns the folder's name in the normalised layout, such as `trainA`.
     pub fn name(self) -> String {
         format!("{}{}", self.split.as_str(), self.domain.as_str())
     }

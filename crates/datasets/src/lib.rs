@@ -1,6 +1,7 @@
-//! Datasets for the pipeline: reading CycleGAN-style archives and folders, MNIST IDX files and
-//! SVHN MATLAB files; downloading them; pinning them by content; and writing the normalised
-//! layout (`trainA/ trainB/ testA/ testB/` plus `manifest.parquet`) that later stages read.
+//! Datasets for the pipeline. This crate reads CycleGAN-style archives and folders, MNIST IDX
+//! files and SVHN MATLAB files, downloads them and pins them by content. It writes them in the
+//! normalised layout (`trainA/ trainB/ testA/ testB/` plus `manifest.parquet`) that later
+//! stages read.
 
 mod digest;
 mod digits;

@@ -62,7 +62,7 @@ impl SvhnDigits {
     pub fn image(&self, index: usize) -> imaging::RgbImage {
         const SIZE: usize = 32 * 32 * 3;
         let pixels = self.pixels[index * SIZE..(index + 1) * SIZE].to_vec();
-        imaging::RgbImage::from_raw(32, 32, pixels).expect("an SVHN image holds 32x32x3 bytes")
+        imaging::RgbImage::from_raw(32, 32, pixels).expect("an SVHN image has 32x32x3 bytes")
     }
 }
 
@@ -339,8 +339,8 @@ impl MatReader<'_> {
         }))
     }
 
-    /// Decodes stored numbers. MATLAB stores a double array in the smallest type that holds its
-    /// values (for example uint8 for SVHN's labels), so any storage type may appear.
+    /// Decodes stored numbers. MATLAB may store a double array in a smaller integer type that
+    /// fits its values (for example uint8 for SVHN's labels), so any storage type may appear.
     fn numbers(&self, data_type: u32, data: &[u8], endian: Endian) -> Result<Numbers, MatError> {
         let big = endian.big;
         macro_rules! convert {

@@ -10,14 +10,14 @@ use crate::manifest::{write_manifest, ManifestRow, MANIFEST_FILE};
 use crate::params::{DatasetKind, DatasetParams};
 use crate::{download, read_mnist, read_svhn, DatasetError, Progress, SourceDataset};
 
-/// The images each digit domain gets per split unless `limit_per_split` says otherwise, as in
-/// the authors' MNIST-SVHN code.
+/// Images per split and digit domain when `limit_per_split` is not set, as in the MNIST-SVHN
+/// code of Mask CycleGAN's authors.
 const DIGITS_PER_SPLIT: usize = 1000;
 
 const MNIST_IMAGES: &str = "train-images-idx3-ubyte";
 const MNIST_LABELS: &str = "train-labels-idx1-ubyte";
 
-/// What a build wrote.
+/// The result of a dataset build.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Summary {
     /// The content digest of the source (see [`ContentDigest`]).

@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::download::known_archive_url;
 
-/// Where a dataset comes from and how much of it to take.
+/// The source of a dataset and how much of it to take.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct DatasetParams {
@@ -20,8 +20,8 @@ pub struct DatasetParams {
     #[serde(default)]
     pub archive: Option<PathBuf>,
 
-    /// Where to download `archive` from when it is missing (for the digit sets, the folder
-    /// address holding the IDX files). Default: the official address for known names.
+    /// The download address of `archive`, used when it is missing (for the digit sets, the
+    /// folder address of the IDX files). Default: the official address for known names.
     #[serde(default)]
     pub url: Option<String>,
 
@@ -67,7 +67,7 @@ impl DatasetParams {
         }
     }
 
-    /// The archive or folder path, with the default filled in.
+    /// Returns the archive or folder path, with the default filled in.
     pub fn archive_path(&self) -> PathBuf {
         if let Some(archive) = &self.archive {
             return archive.clone();
@@ -78,8 +78,8 @@ impl DatasetParams {
         }
     }
 
-    /// The download address, with the default filled in; `None` for an unknown name
-    /// without `url`.
+    /// Returns the download address, with the default filled in, or `None` for an unknown
+    /// name without `url`.
     pub fn download_url(&self) -> Option<String> {
         if let Some(url) = &self.url {
             return Some(url.clone());
@@ -90,7 +90,7 @@ impl DatasetParams {
         }
     }
 
-    /// The SVHN file path, with the default filled in.
+    /// Returns the SVHN file path, with the default filled in.
     pub fn svhn_path(&self) -> PathBuf {
         self.svhn
             .clone()
@@ -98,7 +98,7 @@ impl DatasetParams {
     }
 }
 
-/// How a dataset is read.
+/// The reading method of a dataset.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum DatasetKind {
     /// Image files in a CycleGAN or `train/A`-style layout, in a zip or a folder.

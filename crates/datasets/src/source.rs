@@ -25,7 +25,7 @@ enum Location {
 }
 
 impl SourceImage {
-    /// The normalised relative name, such as `trainA/n02381460_1001.jpg`.
+    /// Returns the normalised relative name, such as `trainA/n02381460_1001.jpg`.
     pub fn relative_name(&self) -> String {
         format!("{}/{}", self.folder.name(), self.file)
     }
@@ -93,7 +93,7 @@ impl SourceDataset {
         &self.path
     }
 
-    /// The images, sorted by normalised name.
+    /// Returns the images, sorted by normalised name.
     pub fn images(&self) -> &[SourceImage] {
         &self.images
     }
@@ -127,7 +127,7 @@ impl SourceDataset {
         }
     }
 
-    /// A name for image `index` in messages: `archive.zip:member` or the file path.
+    /// Returns a name for image `index` in messages: `archive.zip:member` or the file path.
     pub fn describe(&self, index: usize) -> String {
         describe(&self.path, &self.images[index].location)
     }

@@ -8,7 +8,7 @@ use std::thread;
 
 use datasets::{DatasetError, NoProgress};
 
-/// How the test server answers a request.
+/// The test server's response to a request.
 #[derive(Clone, Copy)]
 enum Behaviour {
     HonourRange,
@@ -125,7 +125,7 @@ fn http_error_names_the_address() {
     assert!(!target.exists());
 }
 
-/// A zip in the CycleGAN layout holding one PNG, and that image's content digest.
+/// Returns a zip in the CycleGAN layout containing one PNG, and that image's content digest.
 fn small_dataset_zip() -> (Vec<u8>, String) {
     let mut png = Vec::new();
     let image = image::RgbImage::from_pixel(4, 3, image::Rgb([200, 10, 60]));

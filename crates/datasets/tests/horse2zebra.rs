@@ -20,7 +20,7 @@ fn shared(relative: &str) -> Option<PathBuf> {
     }
 }
 
-/// The archive's images as (member name, bytes), read with the zip crate directly.
+/// Reads the archive's files as (member name, bytes) with the zip crate directly.
 fn zip_members(archive: &Path) -> Vec<(String, Vec<u8>)> {
     let mut zip = zip::ZipArchive::new(std::fs::File::open(archive).unwrap()).unwrap();
     let mut members = Vec::new();

@@ -11,8 +11,8 @@ use rand::Rng;
 
 use crate::resize::resize_shorter_side;
 
-/// The side the loader resizes to before cropping: `int(1.12 * size)`, computed in `f64`
-/// like Python so that, for example, 128 gives 143.
+/// Returns the side the loader resizes to before cropping: `int(1.12 * size)`, computed in
+/// `f64` like Python, so that 128 gives 143.
 pub fn loader_resize_side(size: u32) -> u32 {
     (1.12 * f64::from(size)) as u32
 }

@@ -9,8 +9,8 @@ use image::{DynamicImage, ImageDecoder, ImageFormat, RgbImage};
 use crate::jpeg::decode_jpeg;
 use crate::ImageError;
 
-/// The most pixels a decoded image may have: Pillow's `MAX_IMAGE_PIXELS`, about 89.5 million
-/// (a 256 MiB RGB buffer). Larger headers are rejected before any pixel buffer is allocated.
+/// The maximum pixel count of a decoded image: Pillow's `MAX_IMAGE_PIXELS`, about 89.5
+/// million (a 256 MiB RGB buffer). Larger headers are rejected before any pixel buffer is allocated.
 pub const MAX_PIXELS: u64 = 89_478_485;
 
 /// The container format, detected from the bytes.
@@ -41,17 +41,17 @@ pub fn decode_rgb(path: impl AsRef<Path>) -> Result<RgbImage, ImageError> {
     decode_rgb_bytes(&bytes, &path.display().to_string())
 }
 
-/// Decodes an in-memory image to upright 8-bit RGB; `name` labels errors.
+/// Decodes an in-memory image to upright 8-bit RGB. `name` identifies the image in errors.
 pub fn decode_rgb_bytes(bytes: &[u8], name: &str) -> Result<RgbImage, ImageError> {
     decode(bytes, name).map(|decoded| decoded.rgb)
 }
 
 /// Decodes an in-memory image, keeping the stored channel count and format.
 ///
-/// The rule: the format comes from the bytes, never the name; EXIF orientation is applied;
-/// gray is replicated, palettes expanded, alpha dropped without compositing (a transparent
-/// pixel keeps its stored colour, as in Pillow); 16-bit samples become `round(v * 255 / 65535)`;
-/// ICC profiles are ignored.
+/// The format comes from the bytes, never the name, and EXIF orientation is applied. Gray is
+/// replicated, palettes are expanded, and alpha is dropped without compositing, so a
+/// transparent pixel keeps its stored colour as in Pillow. 16-bit samples become
+/// `round(v * 255 / 65535)`. ICC profiles are ignored.
 pub fn decode(bytes: &[u8], name: &str) -> Result<Decoded, ImageError> {
     let format = image::guess_format(bytes).map_err(|_| ImageError::Unrecognized {
         name: name.to_owned(),

@@ -4,7 +4,8 @@ use image::{GrayImage, Luma, Rgb, RgbImage};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
-/// A 256x256 image whose pixel (x, y) is (x, y, 7), so any crop shows where it came from.
+/// Returns a 256x256 image whose pixel (x, y) is (x, y, 7), so any crop shows where it came
+/// from.
 fn coordinate_image() -> RgbImage {
     RgbImage::from_fn(256, 256, |x, y| Rgb([x as u8, y as u8, 7]))
 }
