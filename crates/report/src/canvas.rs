@@ -88,7 +88,7 @@ pub(crate) fn load_tile(path: &Path, side: u32) -> Result<RgbImage, ReportError>
     Ok(image::imageops::resize(&image, side, side, filter))
 }
 
-/// A text style in the shipped font.
+/// Returns a black text style of `size` pixels in the shipped font.
 pub(crate) fn text_style(size: f64) -> TextStyle<'static> {
     (crate::font::FONT_FAMILY, size).into_font().color(&BLACK)
 }

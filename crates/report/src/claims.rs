@@ -1,4 +1,5 @@
-//! The paper's five claims about its FID matrices, checked on any set of matrices.
+//! The five claims the Mask CycleGAN paper (Wang et al., 2019) makes about its FID
+//! matrices, checked on any set of matrices.
 //!
 //! Each claim is a list of comparisons between two matrix entries. A claim passes when
 //! every comparison holds and is not checked when an entry it needs is missing.

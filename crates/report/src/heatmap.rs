@@ -52,7 +52,7 @@ fn panel_title(matrix: &PairwiseMatrix, source: &str) -> String {
     )
 }
 
-/// The value range the colours span: the smallest to the largest value of all matrices.
+/// Returns the value range the colours span: the smallest to the largest value of all matrices.
 fn color_range(matrices: &[&PairwiseMatrix]) -> (f64, f64) {
     let ranges = matrices.iter().filter_map(|matrix| matrix.value_range());
     let (low, high) = ranges.fold((f64::INFINITY, f64::NEG_INFINITY), |(low, high), range| {

@@ -1,4 +1,5 @@
-//! The Mask CycleGAN reproduction report, built from plain structs and image paths.
+//! The report of the Mask CycleGAN reproduction (Wang et al., 2019), built from plain
+//! structs and image paths.
 //!
 //! [`write_report`] writes `report.md`, `figures/*.png` and `tables/*.csv` plus
 //! `tables/*.parquet` into a directory: the FID matrices beside the paper's

@@ -35,7 +35,7 @@ pub struct NamedGrid {
     pub grid: OutputGrid,
 }
 
-/// What [`write_report`] produced.
+/// Claims and files produced by [`write_report`].
 #[derive(Debug, Clone)]
 pub struct ReportSummary {
     pub claims: Vec<ClaimCheck>,

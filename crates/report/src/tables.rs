@@ -142,7 +142,7 @@ pub fn write_table(
     Ok(vec![csv_path, parquet_path])
 }
 
-/// The (training scheme, side) pairs present in any of `sets`, in first-seen order.
+/// Lists the (training scheme, side) pairs present in any of `sets`, in first-seen order.
 pub(crate) fn matrix_keys(sets: &[&[PairwiseMatrix]]) -> Vec<(String, Side)> {
     let mut keys: Vec<(String, Side)> = Vec::new();
     for matrix in sets.iter().flat_map(|set| set.iter()) {
