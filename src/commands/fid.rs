@@ -15,10 +15,14 @@ use stages::features::{candle_device, extract_folder, FeaturesParams};
 /// Arguments of `pipeline fid`.
 #[derive(Debug, clap::Args)]
 pub struct FidArgs {
-    /// Two inputs A and B: image folders, feature files (.npy, .arrow) or pytorch-fid
-    /// statistics (.npz). With --save-stats: the input and the .npz file to write.
-    #[arg(num_args = 2, required = true, value_names = ["A", "B"])]
-    pub paths: Vec<PathBuf>,
+    /// First input: an image folder, a feature file (.npy, .arrow) or pytorch-fid statistics
+    /// (.npz). With --save-stats: the input whose statistics to write.
+    #[arg(value_name = "A")]
+    pub first: PathBuf,
+
+    /// Second input, as A. With --save-stats: the .npz file to write.
+    #[arg(value_name = "B")]
+    pub second: PathBuf,
 
     /// Preprocessing of folder inputs: ttur (TTUR, the paper's tool), pytorch-fid or clean.
     #[arg(long, default_value = "ttur")]
@@ -84,9 +88,7 @@ pub fn run(args: FidArgs) -> anyhow::Result<()> {
         drop_last_batch: args.drop_last_batch,
         ..FidParams::default()
     };
-    let [first, second] = &args.paths[..] else {
-        anyhow::bail!("expected two paths, got {}", args.paths.len());
-    };
+    let (first, second) = (&args.first, &args.second);
 
     if args.save_stats {
         let statistics = load(first, &args, &params)?.statistics()?;

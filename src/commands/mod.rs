@@ -1,6 +1,7 @@
 //! One module per subcommand.
 
 pub mod dag;
+pub mod fid;
 pub mod gc;
 pub mod masks;
 pub mod run;

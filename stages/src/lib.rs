@@ -32,6 +32,7 @@ stage_kinds! {
     mask_bank::MaskBank,
     inception_weights::InceptionWeights,
     features::Features,
+    fid::Fid,
     train::Train,
 }
 

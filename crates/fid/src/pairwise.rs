@@ -30,8 +30,9 @@ pub struct FidParams {
     /// Label pairs `[a, b]` to compare. Default: every unordered pair, in input order.
     #[serde(default)]
     pub pairs: Option<Vec<[String; 2]>>,
-    /// One label per input, in input order (sorted by stage name). Default: the last
-    /// component of each input's stage name (see [`stage_label`]).
+    /// One label per feature set, in input order (the `features` list, then the `real` list,
+    /// each sorted by stage name). Default: the last component of each input's stage name
+    /// (see [`stage_label`]).
     #[serde(default)]
     pub labels: Option<Vec<String>>,
     /// Whether to compute KID beside FID. Default: true.

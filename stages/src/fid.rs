@@ -1,0 +1,176 @@
+//! The `fid` kind: pairwise FID and KID among named lists of feature files, as `fid.parquet`.
+//!
+//! The input `features` is usually a wildcard reference such as
+//! `features.centered-square.A.*`, which the engine resolves to `(stage name, path)` entries
+//! sorted by name; the optional input `real` adds a second list (the real train and test sets
+//! of the same side, shared by every scheme). Each entry's label is the last component of its
+//! stage name (`features.centered-square.A.scale=0.50` gives `scale=0.50`), or the `labels`
+//! param in input order (`features` first, then `real`). With the paper's five sets per side
+//! and scheme (`scale=0.50`, `scale=0.80`, `scale=1.00`, `test`, `train`), the default pairs
+//! give the ten distinct entries of the symmetric 5x5 matrix.
+
+use std::path::{Path, PathBuf};
+
+use dag::{Input, InputSpec, Resources, StageContext, StageKind};
+use fid::pairwise::{compare_pairs, stage_label, write_parquet, FidParams, LabelledFeatures};
+use fid::FeatureTable;
+
+/// File written into the output directory.
+pub const FID_OUTPUT: &str = "fid.parquet";
+
+/// The `fid` stage kind.
+pub struct Fid;
+
+impl StageKind for Fid {
+    fn name(&self) -> &'static str {
+        "fid"
+    }
+
+    fn fingerprint(&self) -> &'static str {
+        crate::fingerprints::FID
+    }
+
+    fn check_params(&self, params: &serde_json::Value) -> Result<serde_json::Value, String> {
+        dag::check_params::<FidParams>(params)
+    }
+
+    fn inputs(&self) -> &'static [InputSpec] {
+        const INPUTS: &[InputSpec] = &[
+            InputSpec::required("features"),
+            InputSpec::optional("real"),
+        ];
+        INPUTS
+    }
+
+    fn resources(&self, _params: &serde_json::Value) -> Resources {
+        // faer's products and eigendecompositions use every core through rayon.
+        Resources {
+            threads: std::thread::available_parallelism().map_or(1, usize::from),
+            gpus: 0,
+        }
+    }
+
+    fn run(&self, ctx: &mut StageContext) -> anyhow::Result<()> {
+        let params: FidParams = ctx.params()?;
+        let entries: Vec<(String, PathBuf)> = ["features", "real"]
+            .into_iter()
+            .filter_map(|name| ctx.input(name))
+            .flat_map(Input::entries)
+            .map(|(stage, path)| (stage.to_string(), path.to_path_buf()))
+            .collect();
+        if entries.len() < 2 {
+            anyhow::bail!(
+                "stage {} needs at least two feature sets in `features`, got {}; use a \
+                 wildcard reference such as `features.A.*`",
+                ctx.stage(),
+                entries.len()
+            );
+        }
+
+        ctx.progress().set_length(entries.len() as u64 + 1);
+        let mut sets = Vec::with_capacity(entries.len());
+        for (stage, path) in &entries {
+            ctx.check_cancelled()?;
+            let table = FeatureTable::read(&feature_file(path))?;
+            sets.push(LabelledFeatures {
+                label: stage_label(stage).to_string(),
+                table,
+            });
+            ctx.progress().inc(1);
+        }
+
+        let results = compare_pairs(sets, &params)?;
+        write_parquet(&ctx.out_dir().join(FID_OUTPUT), &results)?;
+        ctx.progress().inc(1);
+        Ok(())
+    }
+}
+
+/// The feature file of an input: the `features.arrow` of a `features` stage's output tree, or
+/// the file itself for a `stage:path` reference.
+fn feature_file(path: &Path) -> PathBuf {
+    if path.is_dir() {
+        path.join(crate::features::FEATURES_OUTPUT)
+    } else {
+        path.to_path_buf()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::AtomicBool;
+    use std::sync::Arc;
+
+    use dag::{Device, Progress, StageContextParts};
+
+    use super::*;
+
+    fn write_features(dir: &Path, name: &str, rows: usize, shift: f32) -> PathBuf {
+        let stage_dir = dir.join(name);
+        std::fs::create_dir_all(&stage_dir).unwrap();
+        let dim = 8;
+        let features = (0..rows * dim)
+            .map(|i| ((i * 31 % 17) as f32) * 0.2 + shift * (i % dim) as f32)
+            .collect();
+        let files = (0..rows).map(|i| format!("{i:04}.png")).collect();
+        FeatureTable::new(files, features, dim)
+            .unwrap()
+            .write_arrow(&stage_dir.join(crate::features::FEATURES_OUTPUT))
+            .unwrap();
+        stage_dir
+    }
+
+    #[test]
+    fn stage_writes_every_pair_with_labels() {
+        let dir = tempfile::tempdir().unwrap();
+        let fakes = ["features.cs.A.scale=0.50", "features.cs.A.scale=1.00"]
+            .map(|name| (name.to_string(), write_features(dir.path(), name, 30, 1.0)));
+        let reals = ["features-real.A.test", "features-real.A.train"]
+            .map(|name| (name.to_string(), write_features(dir.path(), name, 40, 0.5)));
+        let out_dir = dir.path().join("out");
+        std::fs::create_dir_all(&out_dir).unwrap();
+
+        let params = Fid
+            .check_params(&serde_json::json!({"kid_subsets": 4, "kid_subset_size": 10}))
+            .unwrap();
+        let mut ctx = StageContext::new(StageContextParts {
+            stage: "fid.cs.A".into(),
+            key: "0".into(),
+            params,
+            inputs: vec![
+                ("features".into(), Input::List(fakes.to_vec())),
+                ("real".into(), Input::List(reals.to_vec())),
+            ],
+            out_dir: out_dir.clone(),
+            scratch_dir: dir.path().join("scratch"),
+            log_path: dir.path().join("run.log"),
+            device: Device::Cpu,
+            threads: 1,
+            progress: Progress::hidden(),
+            cancelled: Arc::new(AtomicBool::new(false)),
+        });
+        Fid.run(&mut ctx).unwrap();
+
+        let rows = fid::pairwise::read_parquet(&out_dir.join(FID_OUTPUT)).unwrap();
+        let pairs: Vec<(&str, &str)> = rows.iter().map(|r| (r.a.as_str(), r.b.as_str())).collect();
+        assert_eq!(
+            pairs,
+            vec![
+                ("scale=0.50", "scale=1.00"),
+                ("scale=0.50", "test"),
+                ("scale=0.50", "train"),
+                ("scale=1.00", "test"),
+                ("scale=1.00", "train"),
+                ("test", "train"),
+            ]
+        );
+        assert!(rows.iter().all(|row| row.kid_mean.is_some()));
+        assert_eq!((rows[1].n_a, rows[1].n_b), (30, 40));
+    }
+
+    #[test]
+    fn unknown_param_is_rejected() {
+        let error = Fid.check_params(&serde_json::json!({"subsets": 3})).unwrap_err();
+        assert!(error.contains("subsets"), "{error}");
+    }
+}
