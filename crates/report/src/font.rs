@@ -11,6 +11,10 @@ pub(crate) const FONT_FAMILY: &str = "sans-serif";
 // DejaVu Sans 2.37, under the Bitstream Vera licence in fonts/LICENSE-DejaVu.txt.
 const DEJAVU_SANS: &[u8] = include_bytes!("../fonts/DejaVuSans.ttf");
 
+// NOTE: plotters 0.3.7 places each ab_glyph glyph at its advance origin without the left
+// side bearing, so narrow glyphs such as `=` and `.` sit slightly off their usual spot.
+// Labels stay legible, but the spacing differs from matplotlib's.
+
 /// Registers the shipped font once per process; later calls return the first outcome.
 pub(crate) fn register_font() -> Result<(), String> {
     static REGISTERED: OnceLock<Result<(), String>> = OnceLock::new();
