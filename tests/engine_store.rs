@@ -222,3 +222,50 @@ fn flipped_byte_reruns_producer_without_verify() {
     let repaired = std::fs::read(producer_object(&project)).unwrap();
     assert_eq!(repaired, b"precious bytes");
 }
+
+#[test]
+fn sigint_cancels_running_stage_cleanly() {
+    let spec = r#"
+stages:
+  slow:
+    kind: command
+    params: {run: "touch $SCRATCH/started; sleep 30; echo done > $OUT/d"}
+"#;
+    let project = Project::new(spec);
+    let child = project
+        .command(&["run"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let scratch = project.cache().join("scratch");
+    wait_for("the slow stage to start", || {
+        files_under(&scratch)
+            .iter()
+            .any(|path| path.ends_with("started"))
+    });
+
+    let started = Instant::now();
+    let status = std::process::Command::new("kill")
+        .arg("-INT")
+        .arg(child.id().to_string())
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let output = child.wait_with_output().unwrap();
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "Ctrl-C did not stop the run promptly"
+    );
+    assert_eq!(output.status.code(), Some(1));
+    assert_eq!(run_counts(&output), (0, 0));
+
+    assert!(
+        files_under(&project.cache().join("tmp")).is_empty(),
+        "tmp/ must be cleaned"
+    );
+    assert!(!files_under(&scratch).is_empty(), "scratch/ must be kept");
+    assert!(files_under(&project.cache().join("runs"))
+        .iter()
+        .all(|path| path.extension().is_some_and(|extension| extension == "log")));
+}

@@ -140,3 +140,73 @@ fn changed_param(before: &serde_json::Value, now: &serde_json::Value) -> Option<
         })
         .cloned()
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use serde_json::json;
+
+    use super::*;
+    use crate::record::InputDigest;
+
+    fn parts(fingerprint: &str, params: serde_json::Value, digest: &str) -> KeyParts {
+        let mut inputs = BTreeMap::new();
+        inputs.insert(
+            "data".to_string(),
+            InputDigest::Single {
+                stage: "producer".to_string(),
+                path: None,
+                digest: digest.to_string(),
+            },
+        );
+        KeyParts {
+            kind: "command".to_string(),
+            fingerprint: fingerprint.to_string(),
+            params,
+            inputs,
+        }
+    }
+
+    #[test]
+    fn fingerprint_change_is_code_changed() {
+        let last = parts("old", json!({"a": 1}), "d1");
+        let now = parts("new", json!({"a": 2}), "d2");
+        assert_eq!(compare(&last, &now), StaleReason::CodeChanged);
+    }
+
+    #[test]
+    fn param_change_names_first_key() {
+        let last = parts("f", json!({"a": 1, "b": 1, "c": 1}), "d1");
+        let now = parts("f", json!({"a": 1, "b": 2, "c": 2}), "d2");
+        assert_eq!(
+            compare(&last, &now),
+            StaleReason::ParamChanged("b".to_string())
+        );
+    }
+
+    #[test]
+    fn input_change_names_stage() {
+        let last = parts("f", json!({"a": 1}), "d1");
+        let now = parts("f", json!({"a": 1.0}), "d2");
+        assert_eq!(
+            compare(&last, &now),
+            StaleReason::InputChanged("producer".to_string())
+        );
+    }
+
+    #[test]
+    fn reasons_render_as_documented() {
+        assert_eq!(StaleReason::NeverRun.to_string(), "never run");
+        assert_eq!(StaleReason::CodeChanged.to_string(), "code changed");
+        assert_eq!(StaleReason::OutputDamaged.to_string(), "output damaged");
+        assert_eq!(
+            StaleReason::ParamChanged("epochs".into()).to_string(),
+            "param changed: epochs"
+        );
+        assert_eq!(
+            StaleReason::InputChanged("masks.a".into()).to_string(),
+            "input changed: masks.a"
+        );
+    }
+}
