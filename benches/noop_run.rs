@@ -1,9 +1,9 @@
 //! No-op `pipeline run` of a 50-stage, fully cached pipeline.
 //!
 //! Builds a pipeline of 50 `command` stages (ten chains of five, each stage writing three
-//! files and reading its predecessor), runs it once to fill the cache, then times repeated
-//! runs that find everything cached and reports the median wall time and the store accesses
-//! the engine logs (records read, objects stat'ed, objects rehashed).
+//! files and reading its predecessor) and runs it once to fill the cache. It then times
+//! repeated runs that find everything cached. It reports the median wall time and the store
+//! accesses the engine logs: records read, objects stat'ed, objects rehashed.
 //!
 //! Run with `cargo bench --bench noop_run`.
 

@@ -35,8 +35,8 @@ fn wait_for(what: &str, mut condition: impl FnMut() -> bool) {
 
 #[test]
 fn sigkill_mid_stage_keeps_store_consistent() {
-    // The first attempt of `slow` leaves a marker in its scratch directory and sleeps; the
-    // second finds the marker (scratch survives a killed attempt) and finishes at once.
+    // The first attempt of `slow` leaves a marker in its scratch directory and sleeps. The
+    // second finds the marker, because scratch survives a killed attempt, and finishes at once.
     let spec = r#"
 stages:
   quick:

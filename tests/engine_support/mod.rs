@@ -31,7 +31,7 @@ impl Project {
         std::fs::write(self.path().join("pipeline.yaml"), spec).expect("write pipeline.yaml");
     }
 
-    /// A `pipeline` command run in the project directory.
+    /// Builds a `pipeline` command that runs in the project directory.
     pub fn command(&self, args: &[&str]) -> Command {
         let mut command = Command::new(env!("CARGO_BIN_EXE_pipeline"));
         command
@@ -80,7 +80,7 @@ impl Project {
             .collect()
     }
 
-    /// The status reason of one stage.
+    /// Returns the status reason of one stage.
     pub fn reason(&self, stage: &str) -> Option<String> {
         self.status()
             .into_iter()

@@ -3,8 +3,8 @@
 //!
 //! A stage runs in a fresh directory under `tmp/` (`out/` for its outputs, `in/` for the views
 //! of its inputs). Only after `StageKind::run` succeeds are its files moved into `objects/`
-//! and the record written; the `tmp/` directory is removed whatever happens, while `scratch/`
-//! survives failures and is removed once the record exists.
+//! and the record written. The `tmp/` directory is removed whatever happens, but `scratch/`
+//! survives failures and is only removed once the record exists.
 
 use std::collections::BTreeMap;
 use std::io::Write;
@@ -24,7 +24,7 @@ use crate::spec::{Pipeline, Reference};
 use crate::stage::{Device, Input, StageContext, StageContextParts};
 use crate::store::{Store, Verification};
 
-/// How a stage ended in one `pipeline run`.
+/// The outcome of one stage in one `pipeline run`.
 #[derive(Debug, Clone)]
 pub enum Outcome {
     /// It ran and its record was written.
@@ -41,7 +41,7 @@ impl Outcome {
     }
 }
 
-/// Why a stage did not produce a record.
+/// The error of a stage that produced no record.
 #[derive(Debug, thiserror::Error)]
 pub enum StageError {
     #[error("stage {stage} failed: {message}\n  log: {}", log.display())]
@@ -119,14 +119,19 @@ pub fn fresh_record(store: &Store, key: &str) -> Result<Option<RunRecord>, Engin
     match store.verify(&record, false)? {
         Verification::Intact => Ok(Some(record)),
         Verification::Damaged(paths) => {
-            tracing::warn!(stage = %record.stage, key, damaged = ?paths, "output damaged; the stage runs again");
+            tracing::warn!(
+                stage = %record.stage,
+                key,
+                damaged = ?paths,
+                "output damaged; the stage runs again"
+            );
             store.remove_record(key)?;
             Ok(None)
         }
     }
 }
 
-/// What [`execute`] needs besides the stage itself.
+/// Settings [`execute`] needs besides the stage itself.
 pub struct ExecuteOptions {
     pub device: Device,
     pub threads: usize,
@@ -134,7 +139,7 @@ pub struct ExecuteOptions {
     pub cancelled: Arc<AtomicBool>,
 }
 
-/// Reuses or runs stage `index`, then publishes it if the spec asks.
+/// Reuses or runs stage `index`, then publishes it when the stage has `publish`.
 pub fn execute(
     store: &Store,
     pipeline: &Pipeline,

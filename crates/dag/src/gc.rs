@@ -1,9 +1,9 @@
 //! Garbage collection and full verification of the store.
 //!
 //! `gc` keeps the records whose key is the current key of a stage in one of the given
-//! pipelines (plus the objects they reference and the scratch directories of current keys),
-//! and removes the rest: other records and their logs, unreferenced objects, scratch
-//! directories of keys no pipeline reaches, and `tmp/` directories of processes that are gone.
+//! pipelines, the objects they reference and the scratch directories of current keys. It
+//! removes the rest: other records and their logs, unreferenced objects, scratch directories
+//! of keys no pipeline reaches, and `tmp/` directories of processes that are gone.
 
 use std::collections::HashSet;
 use std::fs;
@@ -14,7 +14,7 @@ use crate::spec::Pipeline;
 use crate::status::pipeline_status;
 use crate::store::{Store, Verification};
 
-/// What `gc` removed.
+/// Counts of what `gc` kept and removed.
 #[derive(Debug, Default)]
 pub struct GcSummary {
     pub records_kept: usize,
@@ -88,7 +88,7 @@ pub struct DamagedRecord {
     pub paths: Vec<String>,
 }
 
-/// What `verify` checked and dropped.
+/// Counts of what `verify` checked, and the runs it dropped.
 #[derive(Debug, Default)]
 pub struct VerifySummary {
     pub records_checked: usize,
@@ -114,7 +114,8 @@ pub fn verify_store(store: &Store) -> Result<VerifySummary, EngineError> {
     Ok(summary)
 }
 
-/// Whether the process that created a `tmp/` directory (`<label>-<pid>-<nanos>`) still runs.
+/// Returns whether the process that created a `tmp/` directory (`<label>-<pid>-<nanos>`)
+/// still runs.
 fn owner_is_running(dir: &Path) -> bool {
     let Some(name) = dir
         .file_name()

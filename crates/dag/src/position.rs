@@ -36,7 +36,7 @@ impl Positions {
         }
     }
 
-    /// The position of `path`, or of its nearest ancestor that has one, or line 1 column 1.
+    /// Returns the position of `path`, or of its nearest ancestor that has one, or line 1 column 1.
     pub fn of(&self, path: &[&str]) -> Position {
         let mut path: Vec<String> = path.iter().map(|part| part.to_string()).collect();
         loop {

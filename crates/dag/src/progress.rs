@@ -7,14 +7,14 @@ use indicatif::ProgressBar;
 /// The progress of one stage run.
 ///
 /// Stages call [`set_length`](Self::set_length) once they know how much work there is, then
-/// [`inc`](Self::inc); the engine draws one line per running stage with its rate and ETA.
+/// [`inc`](Self::inc). The engine draws one line per running stage with its rate and ETA.
 #[derive(Clone, Debug)]
 pub struct Progress {
     bar: ProgressBar,
 }
 
 impl Progress {
-    /// A progress handle that draws nothing (tests, non-tty runs).
+    /// Creates a progress handle that draws nothing (tests, non-tty runs).
     pub fn hidden() -> Self {
         Self {
             bar: ProgressBar::hidden(),
@@ -46,7 +46,7 @@ impl Progress {
         self.bar.set_message(message);
     }
 
-    /// The underlying bar, for the engine.
+    /// Returns the underlying bar, for the engine.
     pub fn bar(&self) -> &ProgressBar {
         &self.bar
     }

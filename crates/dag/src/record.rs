@@ -34,7 +34,7 @@ pub enum InputDigest {
 }
 
 impl InputDigest {
-    /// The stages this input read.
+    /// Returns the stages this input read.
     pub fn stages(&self) -> Vec<&str> {
         match self {
             InputDigest::Single { stage, .. } => vec![stage.as_str()],
@@ -44,7 +44,7 @@ impl InputDigest {
 }
 
 impl KeyParts {
-    /// The stage key: hex blake3 of the canonical JSON encoding of the parts.
+    /// Computes the stage key: hex blake3 of the canonical JSON encoding of the parts.
     pub fn key(&self) -> String {
         let value = serde_json::to_value(self).unwrap_or(serde_json::Value::Null);
         blake3::hash(canonical_json(&value).as_bytes())
@@ -73,12 +73,12 @@ pub struct RunRecord {
 }
 
 impl RunRecord {
-    /// The digest of the entry at `path` (`""` is the whole tree).
+    /// Finds the entry at `path` (`""` is the whole tree).
     pub fn entry(&self, path: &str) -> Option<&ManifestEntry> {
         self.manifest.iter().find(|entry| entry.path == path)
     }
 
-    /// The file entries of the output tree.
+    /// Iterates over the file entries of the output tree.
     pub fn files(&self) -> impl Iterator<Item = &ManifestEntry> {
         self.manifest
             .iter()
@@ -86,7 +86,7 @@ impl RunRecord {
     }
 }
 
-/// `names/<stage>.json`: the key parts of the last run of a stage name, so status can say
+/// `names/<stage>.json`: the key parts of the last run of a stage name, so status can report
 /// what changed since.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct NameRecord {

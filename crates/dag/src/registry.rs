@@ -1,4 +1,4 @@
-//! The set of stage kinds a binary knows, looked up by name.
+//! The set of stage kinds a binary is built with, looked up by name.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -12,7 +12,7 @@ pub struct Registry {
 }
 
 impl Registry {
-    /// An empty registry.
+    /// Creates an empty registry.
     pub fn new() -> Self {
         Self::default()
     }
@@ -29,12 +29,12 @@ impl Registry {
         self
     }
 
-    /// The kind named `name`.
+    /// Returns the kind named `name`.
     pub fn get(&self, name: &str) -> Option<&Arc<dyn StageKind>> {
         self.kinds.get(name)
     }
 
-    /// The names of every kind, sorted.
+    /// Returns the names of every kind, sorted.
     pub fn names(&self) -> impl Iterator<Item = &'static str> + '_ {
         self.kinds.keys().copied()
     }

@@ -34,7 +34,7 @@ pub struct RunOptions {
     pub show_progress: bool,
 }
 
-/// What one `pipeline run` did.
+/// The stages one `pipeline run` ran, reused, failed and skipped.
 #[derive(Debug, Default)]
 pub struct RunSummary {
     /// Stages that ran.

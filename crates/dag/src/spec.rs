@@ -1,9 +1,10 @@
 //! The pipeline file: parsing, matrix expansion and validation into a [`Pipeline`].
 //!
-//! Everything is checked before anything runs, and every problem is collected (not just the
-//! first) with its file, line, column and stage: YAML syntax, unknown top-level or stage keys,
-//! unknown kinds, params the kind rejects, unknown or missing inputs, references to missing
-//! stages, duplicate names, undefined substitutions, unknown target members and cycles.
+//! Everything is checked before anything runs. Every problem is collected (not just the
+//! first) with its file, line, column and stage. The checks cover YAML syntax, unknown
+//! top-level or stage keys, unknown kinds, params the kind rejects, unknown or missing inputs,
+//! references to missing stages, duplicate names, undefined substitutions, unknown target
+//! members and cycles.
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
@@ -60,7 +61,7 @@ pub enum Reference {
 }
 
 impl Reference {
-    /// The stages this reference reads.
+    /// Returns the stages this reference reads.
     pub fn stages(&self) -> Vec<usize> {
         match self {
             Reference::Single { stage, .. } => vec![*stage],
@@ -273,13 +274,13 @@ impl Pipeline {
         pipeline.ok_or_else(|| SpecErrors(Vec::new()))
     }
 
-    /// The index of the stage named `name`.
+    /// Finds the index of the stage named `name`.
     pub fn stage_index(&self, name: &str) -> Option<usize> {
         self.stages.iter().position(|stage| stage.name == name)
     }
 
-    /// The stages that `names` (targets, stage names, or names as written before expansion)
-    /// reach, with all their ancestors; every stage when `names` is empty.
+    /// Marks the stages that `names` (targets, stage names, or names as written before
+    /// expansion) reach, with all their ancestors. An empty `names` selects every stage.
     pub fn select(&self, names: &[String]) -> Result<Vec<bool>, String> {
         let mut selected = vec![names.is_empty(); self.stages.len()];
         for name in names {
@@ -328,9 +329,9 @@ impl Pipeline {
     }
 }
 
-/// The stage whose block contains `line` (1-based), found by indentation because a file with
-/// a syntax error cannot be parsed: the last key before `line` that is indented one level
-/// under the top-level `stages:`.
+/// Finds the stage whose block contains `line` (1-based) by indentation, because a file with a
+/// syntax error cannot be parsed. It is the last key before `line` indented one level under
+/// the top-level `stages:`.
 fn stage_at_line(text: &str, line: usize) -> Option<String> {
     let mut in_stages = false;
     let mut stage_indent = None;
@@ -413,17 +414,21 @@ fn expand_stage(
     reporter: &mut Reporter,
     expanded: &mut Vec<Expanded>,
 ) {
-    let here = ["stages", name];
+    let stage_path = ["stages", name];
     if name.is_empty() || name.contains([':', '*', ' ', '/']) {
         reporter.error(
-            &here,
+            &stage_path,
             Some(name),
             "invalid stage name: it must not be empty or contain `:`, `*`, `/` or spaces",
         );
         return;
     }
     let Value::Object(body) = body else {
-        reporter.error(&here, Some(name), "a stage must be a mapping with `kind:`");
+        reporter.error(
+            &stage_path,
+            Some(name),
+            "a stage must be a mapping with `kind:`",
+        );
         return;
     };
     for key in body.keys() {
@@ -464,7 +469,7 @@ fn expand_stage(
             None
         }
         None => {
-            reporter.error(&here, Some(name), "missing `kind`");
+            reporter.error(&stage_path, Some(name), "missing `kind`");
             None
         }
     };
@@ -570,8 +575,8 @@ fn expand_stage(
     }
 }
 
-/// The combinations of a stage's matrix, each as (name suffix, bindings), in the order the
-/// keys and values are written; one empty combination without a matrix.
+/// Lists the combinations of a stage's matrix as (name suffix, bindings), in the order the keys
+/// and values are written. A stage without a matrix has one empty combination.
 #[allow(clippy::type_complexity)]
 fn matrix_combinations(
     name: &str,
@@ -701,8 +706,8 @@ fn check_all_params(expanded: &mut [Expanded], reporter: &mut Reporter) {
     }
 }
 
-/// The param whose value the kind rejects, for serde messages that do not name the field
-/// (`invalid type: string "soon", expected f64`): the key whose removal makes the params
+/// Finds the param whose value the kind rejects when serde's message does not name the field
+/// (`invalid type: string "soon", expected f64`). It is the key whose removal makes the params
 /// valid, or turns the error into `missing field` for that key.
 fn mistyped_param(kind: &dyn StageKind, params: &Value) -> Option<String> {
     let Value::Object(map) = params else {
@@ -720,7 +725,7 @@ fn mistyped_param(kind: &dyn StageKind, params: &Value) -> Option<String> {
         .cloned()
 }
 
-/// The param a serde message names (`unknown field `x``), if it is one of the given keys.
+/// Returns the param a serde message names (`unknown field `x``), if it is one of the keys.
 fn offending_param(message: &str, params: &Value) -> Option<String> {
     let Value::Object(params) = params else {
         return None;
@@ -906,7 +911,8 @@ fn resolve_reference(
         .collect();
     if !expansions.is_empty() {
         return Err(format!(
-            "stage `{stage_name}` is expanded by its matrix into {}; reference one of them or `{stage_name}.*`",
+            "stage `{stage_name}` is expanded by its matrix into {}; \
+             reference one of them or `{stage_name}.*`",
             expansions.join(", ")
         ));
     }

@@ -1,6 +1,6 @@
 //! The stage API: what a stage kind implements and what it receives when it runs.
 //!
-//! The engine knows no concrete kind. The `stages` crate implements [`StageKind`] once per
+//! The engine contains no concrete kind. The `stages` crate implements [`StageKind`] once per
 //! kind and lists them in a [`Registry`](crate::Registry); the engine validates params with
 //! [`StageKind::check_params`], keys stages with the canonical params it returns, and calls
 //! [`StageKind::run`] on a worker thread with a [`StageContext`].
@@ -15,17 +15,18 @@ use crate::progress::Progress;
 
 /// One stage kind (implemented in the `stages` crate).
 pub trait StageKind: Send + Sync {
-    /// The name used as `kind:` in the spec, e.g. `mask-bank`.
+    /// Returns the name used as `kind:` in the spec, e.g. `mask-bank`.
     fn name(&self) -> &'static str;
 
-    /// The implementation fingerprint, derived at build time from the sources the kind uses.
+    /// Returns the implementation fingerprint, derived at build time from the sources the kind
+    /// uses.
     fn fingerprint(&self) -> &'static str;
 
     /// Deserializes `params` into the kind's typed params (unknown keys rejected) and returns
     /// their canonical JSON form with defaults filled in, or a message naming the bad key.
     fn check_params(&self, params: &serde_json::Value) -> Result<serde_json::Value, String>;
 
-    /// The input names this kind accepts, and which of them are required.
+    /// Returns the input names this kind accepts, and which of them are required.
     fn inputs(&self) -> &'static [InputSpec];
 
     /// What one run needs from the scheduler, given its canonical params.
@@ -54,7 +55,7 @@ impl InputSpec {
     /// The name that makes a kind accept inputs under any name (the `command` kind).
     pub const ANY: &'static str = "*";
 
-    /// An input the stage cannot run without.
+    /// Creates an input the stage cannot run without.
     pub const fn required(name: &'static str) -> Self {
         Self {
             name,
@@ -62,7 +63,7 @@ impl InputSpec {
         }
     }
 
-    /// An input the stage may be given.
+    /// Creates an input the stage may be given.
     pub const fn optional(name: &'static str) -> Self {
         Self {
             name,
@@ -71,7 +72,7 @@ impl InputSpec {
     }
 }
 
-/// What one stage run needs from the scheduler.
+/// The CPU threads and GPUs one stage run needs from the scheduler.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Resources {
     /// CPU threads the run keeps busy; the scheduler clamps it to `--jobs`.
@@ -116,7 +117,7 @@ pub enum Input {
 }
 
 impl Input {
-    /// The path of a single reference, or `None` for a list.
+    /// Returns the path of a single reference, or `None` for a list.
     pub fn path(&self) -> Option<&Path> {
         match self {
             Input::Path(path) => Some(path),
@@ -124,7 +125,8 @@ impl Input {
         }
     }
 
-    /// Every `(stage name, path)` of this input; a single reference gives one entry named "".
+    /// Returns every `(stage name, path)` of this input. A single reference gives one entry
+    /// named "".
     pub fn entries(&self) -> Vec<(&str, &Path)> {
         match self {
             Input::Path(path) => vec![("", path.as_path())],
@@ -187,17 +189,17 @@ impl StageContext {
         }
     }
 
-    /// The expanded stage name, e.g. `train.centered-square`.
+    /// Returns the expanded stage name, e.g. `train.centered-square`.
     pub fn stage(&self) -> &str {
         &self.stage
     }
 
-    /// The stage key (hex blake3).
+    /// Returns the stage key (hex blake3).
     pub fn key(&self) -> &str {
         &self.key
     }
 
-    /// The canonical params as JSON.
+    /// Returns the canonical params as JSON.
     pub fn params_json(&self) -> &serde_json::Value {
         &self.params
     }
@@ -208,7 +210,7 @@ impl StageContext {
             .map_err(|error| anyhow::anyhow!("invalid params for stage {}: {error}", self.stage))
     }
 
-    /// The input given under `name`, if the spec gave one.
+    /// Returns the input given under `name`, if the spec gave one.
     pub fn input(&self, name: &str) -> Option<&Input> {
         self.inputs
             .iter()
@@ -216,7 +218,8 @@ impl StageContext {
             .map(|(_, input)| input)
     }
 
-    /// The path of the single-reference input `name`, or an error naming the missing input.
+    /// Returns the path of the single-reference input `name`, or an error naming the missing
+    /// input.
     pub fn input_path(&self, name: &str) -> anyhow::Result<&Path> {
         match self.input(name) {
             Some(Input::Path(path)) => Ok(path),
@@ -228,17 +231,17 @@ impl StageContext {
         }
     }
 
-    /// All inputs, by name, in the order the spec wrote them.
+    /// Returns all inputs, by name, in the order the spec wrote them.
     pub fn inputs(&self) -> &[(String, Input)] {
         &self.inputs
     }
 
-    /// The directory the stage writes its outputs into (empty at the start of a run).
+    /// Returns the directory the stage writes its outputs into (empty at the start of a run).
     pub fn out_dir(&self) -> &Path {
         &self.out_dir
     }
 
-    /// The scratch directory of this key, created on first use.
+    /// Returns the scratch directory of this key, creating it on first use.
     ///
     /// It survives failed and cancelled attempts of the same key (so training can resume from
     /// a checkpoint) and is removed once the run record is written.
@@ -252,18 +255,18 @@ impl StageContext {
         Ok(self.scratch_dir.clone())
     }
 
-    /// The scratch directory path without creating it.
+    /// Returns the scratch directory path without creating it.
     pub fn scratch_path(&self) -> &Path {
         &self.scratch_dir
     }
 
-    /// The log file of this run, kept with its record; a stage may append to it (for example
-    /// a child process's output).
+    /// Returns the log file of this run, kept with its record. A stage may append to it, for
+    /// example a child process's output.
     pub fn log_path(&self) -> &Path {
         &self.log_path
     }
 
-    /// The device this run computes on.
+    /// Returns the device this run computes on.
     pub fn device(&self) -> Device {
         self.device
     }
@@ -273,12 +276,12 @@ impl StageContext {
         self.threads
     }
 
-    /// The progress handle of this run.
+    /// Returns the progress handle of this run.
     pub fn progress(&self) -> &Progress {
         &self.progress
     }
 
-    /// Whether the run has been cancelled (Ctrl-C, or a failure elsewhere without
+    /// Returns whether the run has been cancelled (Ctrl-C, or a failure elsewhere without
     /// `--keep-going`).
     pub fn cancelled(&self) -> bool {
         self.cancelled.load(Ordering::Relaxed)

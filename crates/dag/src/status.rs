@@ -14,7 +14,7 @@ use crate::record::{KeyParts, RunRecord};
 use crate::spec::Pipeline;
 use crate::store::{Store, Verification};
 
-/// Why a stage is stale.
+/// The reason a stage is stale.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum StaleReason {
     NeverRun,
@@ -46,7 +46,7 @@ pub struct StageStatus {
     pub key: Option<String>,
 }
 
-/// The status of each selected stage, in topological order.
+/// Computes the status of each selected stage, in topological order.
 pub fn pipeline_status(
     store: &Store,
     pipeline: &Pipeline,
@@ -102,7 +102,7 @@ pub fn pipeline_status(
     Ok(statuses)
 }
 
-/// The first difference between the parts of the last run and the current ones.
+/// Returns the first difference between the parts of the last run and the current ones.
 fn compare(last: &KeyParts, current: &KeyParts) -> StaleReason {
     if last.kind != current.kind || last.fingerprint != current.fingerprint {
         return StaleReason::CodeChanged;

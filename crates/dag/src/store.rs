@@ -1,10 +1,13 @@
 //! The content-addressed store under the cache directory.
 //!
-//! Layout: `objects/<2 hex>/<digest>` holds output files by content, read-only and shared by
-//! every run that wrote the same bytes; `runs/<key>.json` is the run record and `runs/<key>.log`
-//! its log; `names/<stage>.json` the key parts of the last run per stage name; `scratch/<key>/`
-//! a stage's resumable state; `tmp/` the directories stages run in; `locks/<key>.lock` the
-//! per-key file locks.
+//! Layout:
+//! - `objects/<2 hex>/<digest>`: output files by content, read-only and shared by every run
+//!   that wrote the same bytes.
+//! - `runs/<key>.json` and `runs/<key>.log`: the run record and its log.
+//! - `names/<stage>.json`: the key parts of the last run per stage name.
+//! - `scratch/<key>/`: a stage's resumable state.
+//! - `tmp/`: the directories stages run in.
+//! - `locks/<key>.lock`: the per-key file locks.
 //!
 //! Crash safety comes from ordering: outputs are moved into `objects/` first, and the record
 //! that makes them visible is written last, to a temporary file that is fsynced and renamed.
@@ -86,7 +89,7 @@ impl Store {
         &self.counters
     }
 
-    /// The store's root directory.
+    /// Returns the store's root directory.
     pub fn root(&self) -> &Path {
         &self.root
     }
@@ -112,7 +115,7 @@ impl Store {
         self.root.join("names").join(format!("{stage}.json"))
     }
 
-    /// A fresh, empty directory under `tmp/`.
+    /// Creates a fresh, empty directory under `tmp/`.
     pub fn create_tmp_dir(&self, label: &str) -> Result<PathBuf, EngineError> {
         let tmp = self.root.join("tmp");
         let nanos = std::time::SystemTime::now()
@@ -211,7 +214,11 @@ impl Store {
             }
             self.counters.objects_hashed.fetch_add(1, Ordering::Relaxed);
             if hex(&hash_file(&object)?) != entry.digest {
-                tracing::warn!(object = %object.display(), stage = %record.stage, "damaged object removed");
+                tracing::warn!(
+                    object = %object.display(),
+                    stage = %record.stage,
+                    "damaged object removed"
+                );
                 // Readable-only files can still be removed; the directory is writable.
                 fs::remove_file(&object)
                     .map_err(EngineError::io("remove damaged object", &object))?;
@@ -250,7 +257,7 @@ impl Store {
         Ok(())
     }
 
-    /// Every record in the store.
+    /// Reads every record in the store.
     pub fn records(&self) -> Result<Vec<RunRecord>, EngineError> {
         let runs = self.root.join("runs");
         let mut records = Vec::new();

@@ -88,7 +88,8 @@ fn hash_dir(
             (b'f', digest)
         } else {
             return Err(EngineError::Invalid(format!(
-                "output {} is neither a file nor a directory (symbolic links are not stored); write a regular file",
+                "output {} is neither a file nor a directory (symbolic links are not stored); \
+                 write a regular file",
                 path.display()
             )));
         };
