@@ -270,3 +270,82 @@ fn missing_unknown_source_is_an_error() {
     );
     assert!(error.to_string().contains("absent.zip"), "{error}");
 }
+
+#[test]
+fn manifest_lists_every_written_image() {
+    use arrow::array::{Array, StringArray, UInt32Array, UInt64Array, UInt8Array};
+    use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+
+    let Some(real) = shared("fixtures/imaging/real") else {
+        return;
+    };
+    let tree = tempfile::tempdir().unwrap();
+    let placements = [
+        ("train/A", "n02381460_1003.jpg"),
+        ("train/B", "n02391049_226.jpg"),
+        ("test/B", "n02391049_2341.jpg"),
+    ];
+    for (folder, file) in placements {
+        std::fs::create_dir_all(tree.path().join(folder)).unwrap();
+        std::fs::copy(real.join(file), tree.path().join(folder).join(file)).unwrap();
+    }
+
+    let mut params = DatasetParams::named("local");
+    params.archive = Some(tree.path().to_owned());
+    let out = tempfile::tempdir().unwrap();
+    datasets::materialize(&params, out.path(), &NoProgress).expect("builds");
+
+    let file = std::fs::File::open(out.path().join("manifest.parquet")).unwrap();
+    let batches: Vec<_> = ParquetRecordBatchReaderBuilder::try_new(file)
+        .unwrap()
+        .build()
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    let batch = &batches[0];
+    assert_eq!(batch.num_rows(), 3);
+    let column = |name: &str| batch.column_by_name(name).unwrap().clone();
+    let strings = |name: &str| {
+        let array = column(name);
+        let array = array.as_any().downcast_ref::<StringArray>().unwrap();
+        (0..array.len())
+            .map(|i| array.value(i).to_owned())
+            .collect::<Vec<_>>()
+    };
+
+    // Rows follow the normalised names: testB, trainA, trainB.
+    assert_eq!(strings("split"), ["test", "train", "train"]);
+    assert_eq!(strings("domain"), ["B", "A", "B"]);
+    assert_eq!(
+        strings("file"),
+        [
+            "n02391049_2341.jpg",
+            "n02381460_1003.jpg",
+            "n02391049_226.jpg"
+        ]
+    );
+    let channels = column("channels");
+    let channels = channels.as_any().downcast_ref::<UInt8Array>().unwrap();
+    assert_eq!(
+        channels.values().to_vec(),
+        [1, 3, 1],
+        "the two gray JPEGs have one channel"
+    );
+    let width = column("width");
+    let width = width.as_any().downcast_ref::<UInt32Array>().unwrap();
+    assert_eq!(width.values().to_vec(), [256, 256, 256]);
+
+    let bytes = column("bytes");
+    let bytes = bytes.as_any().downcast_ref::<UInt64Array>().unwrap();
+    let hashes = strings("blake3");
+    let folders = ["testB", "trainA", "trainB"];
+    for (row, name) in strings("file").iter().enumerate() {
+        let content = std::fs::read(out.path().join(folders[row]).join(name)).unwrap();
+        assert_eq!(bytes.value(row), content.len() as u64, "{name}");
+        assert_eq!(
+            hashes[row],
+            blake3::hash(&content).to_hex().to_string(),
+            "{name}"
+        );
+    }
+}

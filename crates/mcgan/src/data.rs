@@ -124,7 +124,7 @@ impl UnalignedDataset {
         (self.domain_a.len(), self.domain_b.len())
     }
 
-    /// Whether either domain is empty.
+    /// Returns whether either domain is empty.
     pub fn is_empty(&self) -> bool {
         self.domain_a.is_empty() || self.domain_b.is_empty()
     }
@@ -134,14 +134,14 @@ impl UnalignedDataset {
         self.domain_a.len().max(self.domain_b.len())
     }
 
-    /// The shuffled order of one epoch: a permutation of `0..epoch_len`, read modulo `|A|`.
+    /// Shuffles the order of one epoch: a permutation of `0..epoch_len`, read modulo `|A|`.
     pub fn epoch_order<R: Rng>(&self, rng: &mut R) -> Vec<usize> {
         let mut order: Vec<usize> = (0..self.epoch_len()).collect();
         order.shuffle(rng);
         order
     }
 
-    /// The pair at `position` of an epoch's `order`: A image `order[position] % |A|` and a
+    /// Draws the pair at `position` of an epoch's `order`: A image `order[position] % |A|` and a
     /// uniformly drawn B image, each augmented, as `[1, 3, size, size]` tensors in [-1, 1].
     /// Draws, in order: the B index, A's crop and flip, B's crop and flip.
     pub fn pair<R: Rng>(

@@ -9,8 +9,8 @@ pub enum Error {
     #[error(transparent)]
     Candle(#[from] candle_core::Error),
 
-    /// Reading or writing a file failed.
-    #[error("{path}: {source}")]
+    /// Reading or writing a file failed; the cause follows in the error chain.
+    #[error("cannot access {path}")]
     Io {
         path: PathBuf,
         #[source]

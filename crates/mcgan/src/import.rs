@@ -95,6 +95,15 @@ fn import_generator(
     tensors: &mut BTreeMap<String, Tensor>,
 ) -> Result<GeneratorConfig> {
     let path = folder.join(format!("{prefix}.pth"));
+    if !path.is_file() {
+        return Err(Error::InvalidInput {
+            path,
+            reason: format!(
+                "not found; an authors' checkpoint folder holds {GENERATOR_A2B}.pth and \
+                 {GENERATOR_B2A}.pth"
+            ),
+        });
+    }
     let state = read_state_dict(&path)?;
     let config = infer_generator_config(&path, &state)?;
     let expected = Generator::parameter_shapes(&config)?;

@@ -29,7 +29,7 @@ pub struct AdamConfig {
 }
 
 impl Default for AdamConfig {
-    /// The Mask CycleGAN settings: lr 2e-4, betas (0.5, 0.999), eps 1e-8.
+    /// Returns the Mask CycleGAN settings: lr 2e-4, betas (0.5, 0.999), eps 1e-8.
     fn default() -> Self {
         Self {
             lr: 2e-4,
@@ -229,7 +229,7 @@ fn update_cpu(
     ))
 }
 
-/// The same update as tensor operations, for accelerators and float64.
+/// Applies the same update as tensor operations, for accelerators and float64.
 fn update_tensors(
     param: &Var,
     grad: &Tensor,

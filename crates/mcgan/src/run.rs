@@ -2,8 +2,8 @@
 //! scratch folder for resuming, the loss history, sample images and progress reports.
 //!
 //! Every random draw of an iteration (the pairing, the augmentation, the mask, the replay
-//! buffers) comes from a ChaCha8 stream keyed by the seed and the iteration number, and each
-//! epoch's order from a stream keyed by the seed and the epoch. A run resumed from a checkpoint
+//! buffers) comes from a ChaCha8 stream keyed by the seed and the iteration number. Each
+//! epoch's order comes from a stream keyed by the seed and the epoch. A run resumed from a checkpoint
 //! therefore continues exactly as the uninterrupted run would have.
 
 use std::path::{Path, PathBuf};
@@ -67,7 +67,7 @@ pub struct ProgressUpdate {
     pub iterations_per_second: f64,
 }
 
-/// What a finished run reports.
+/// Summary of a finished run.
 #[derive(Debug, Clone, PartialEq)]
 pub struct RunSummary {
     /// Iterations completed in all.
@@ -95,7 +95,7 @@ pub struct RunHooks<'a> {
     pub cancelled: &'a dyn Fn() -> bool,
 }
 
-/// A mask as a `[1, 3, size, size]` tensor of 0 and 1.
+/// Converts a mask to a `[1, 3, size, size]` tensor of 0 and 1.
 fn mask_tensor(mask: &masks::Mask, device: &Device, dtype: DType) -> candle_core::Result<Tensor> {
     let size = mask.size();
     let values: Vec<f32> = mask

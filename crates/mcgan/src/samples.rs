@@ -24,7 +24,7 @@ pub fn tensor_to_image(batch: &Tensor) -> candle_core::Result<RgbImage> {
         }
     }
     Ok(RgbImage::from_raw(width as u32, height as u32, pixels)
-        .expect("the buffer holds exactly width * height RGB pixels"))
+        .expect("the buffer contains exactly width * height RGB pixels"))
 }
 
 /// Lays `rows` of equally sized images out as one grid image.

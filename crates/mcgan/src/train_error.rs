@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-/// Why a training run failed.
+/// Errors of a training run.
 #[derive(Debug, thiserror::Error)]
 pub enum TrainError {
     /// A tensor operation failed.
@@ -28,7 +28,7 @@ pub enum TrainError {
     History {
         /// The table.
         path: PathBuf,
-        /// What went wrong.
+        /// Description of the problem.
         message: String,
     },
 

@@ -10,7 +10,7 @@ use crate::run::RunConfig;
 use crate::trainer::TrainerConfig;
 use crate::{DiscriminatorConfig, DiscriminatorVariant, GeneratorConfig, LossWeights};
 
-/// Where the masks of training come from.
+/// Source of the masks drawn during training.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "scheme", rename_all = "kebab-case", deny_unknown_fields)]
 pub enum MaskScheme {
@@ -32,18 +32,19 @@ fn default_scales() -> Vec<f64> {
     vec![0.5, 0.8, 1.0]
 }
 
-/// Which discriminator architecture the run uses.
+/// Discriminator architecture of a run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum DiscriminatorKind {
-    /// Two downsampling convolutions (the paper's runs).
+    /// Two downsampling convolutions, as in the Mask CycleGAN authors' runs.
     #[default]
     Simple,
     /// The full PatchGAN of CycleGAN.
     Full,
 }
 
-/// Parameters of a training run. Every field has a default: the paper's settings, except
+/// Parameters of a training run. Every field has a default: the settings of the Mask CycleGAN
+/// paper (Wang et al., 2019), except
 /// `checkpoint_every` and `sample_every`, which only concern bookkeeping.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -118,7 +119,7 @@ impl Default for TrainParams {
 }
 
 impl TrainParams {
-    /// The mask scheme in effect, given whether a mask bank is supplied.
+    /// Resolves the mask scheme in effect, given whether a mask bank is supplied.
     pub fn mask_scheme(&self, has_bank: bool) -> Result<MaskScheme, String> {
         match (&self.masks, has_bank) {
             (None, true) => Ok(MaskScheme::Bank),
@@ -141,7 +142,10 @@ impl TrainParams {
     /// Checks values a run cannot start with.
     pub fn validate(&self) -> Result<(), String> {
         if self.size < 8 {
-            return Err(format!("size {} is too small: use at least 8 pixels", self.size));
+            return Err(format!(
+                "size {} is too small: use at least 8 pixels",
+                self.size
+            ));
         }
         if self.size % 4 != 0 {
             return Err(format!(
@@ -167,7 +171,7 @@ impl TrainParams {
         Ok(())
     }
 
-    /// The run settings these parameters describe, for masks of `scheme`.
+    /// Builds the run settings these parameters describe, for masks of `scheme`.
     pub fn run_config(&self, scheme: &MaskScheme) -> RunConfig {
         let variant = match self.discriminator {
             DiscriminatorKind::Simple => DiscriminatorVariant::Simple,
@@ -210,7 +214,7 @@ impl TrainParams {
     }
 }
 
-/// The sampler configuration of `scheme` (`None` for plain CycleGAN), with the bank's masks
+/// Builds the sampler configuration of `scheme` (`None` for plain CycleGAN), with the bank's masks
 /// when the scheme is `bank`.
 pub fn sampler_config(
     scheme: &MaskScheme,
@@ -276,6 +280,9 @@ mod tests {
             ..TrainParams::default()
         };
         assert!(params.mask_scheme(true).is_err());
-        assert_eq!(TrainParams::default().mask_scheme(true), Ok(MaskScheme::Bank));
+        assert_eq!(
+            TrainParams::default().mask_scheme(true),
+            Ok(MaskScheme::Bank)
+        );
     }
 }

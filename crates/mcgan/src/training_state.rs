@@ -24,7 +24,7 @@ const METADATA_SEED: &str = "seed";
 const METADATA_NDF: &str = "ndf";
 const METADATA_DISCRIMINATOR: &str = "discriminator";
 
-/// Where a run stands, besides its tensors.
+/// Position of a run, besides its tensors.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Progress {
     /// Iterations completed.

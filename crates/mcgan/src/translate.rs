@@ -162,7 +162,7 @@ pub fn scale_folder(scale: f64) -> String {
 
 /// Image files of a folder (PNG or JPEG, by extension), sorted by name; output names are their
 /// stems, so two files with one stem are rejected.
-fn list_images(folder: &Path) -> Result<Vec<PathBuf>> {
+pub fn list_images(folder: &Path) -> Result<Vec<PathBuf>> {
     let io_error = |source| Error::Io {
         path: folder.to_owned(),
         source,

@@ -213,6 +213,6 @@ fn text_file_is_not_a_checkpoint() {
 fn missing_generator_file_names_it() {
     let scratch = tempfile::tempdir().unwrap();
     let error = import_authors_checkpoint(scratch.path()).unwrap_err();
-    assert!(matches!(error, Error::Io { .. }), "{error}");
+    assert!(matches!(error, Error::InvalidInput { .. }), "{error}");
     assert!(error.to_string().contains("netG_A2B.pth"), "{error}");
 }

@@ -89,7 +89,7 @@ fn assert_loss(name: &str, actual: &Tensor, expected: &HashMap<String, Tensor>) 
 }
 
 /// Whether the bias feeds an instance norm, so its exact gradient is zero and the fixture
-/// holds float32 rounding noise.
+/// contains float32 rounding noise.
 fn is_zero_gradient_bias(name: &str) -> bool {
     let zero_biases = [
         "mask_model.bias",
