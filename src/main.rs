@@ -41,6 +41,12 @@ enum Command {
     Masks(commands::masks::MasksArgs),
     /// FID (and KID) between two image folders, feature files or .npz statistics.
     Fid(commands::fid::FidArgs),
+    /// Write the Inception features of every image in a folder (.npy or .arrow).
+    Features(commands::features::FeaturesArgs),
+    /// Translate an image folder with a trained generator, once per mask.
+    Translate(commands::translate::TranslateArgs),
+    /// Convert the authors' PyTorch checkpoint files into one safetensors checkpoint.
+    ImportCheckpoint(commands::import_checkpoint::ImportCheckpointArgs),
 }
 
 fn main() -> ExitCode {
@@ -55,6 +61,9 @@ fn main() -> ExitCode {
         Command::Verify(args) => commands::verify::run(args),
         Command::Masks(args) => commands::masks::run(args),
         Command::Fid(args) => commands::fid::run(args),
+        Command::Features(args) => commands::features::run(args),
+        Command::Translate(args) => commands::translate::run(args),
+        Command::ImportCheckpoint(args) => commands::import_checkpoint::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

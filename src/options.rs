@@ -33,7 +33,7 @@ pub fn load_pipeline(file: &Path, overrides: &[dag::Override]) -> anyhow::Result
     Ok(dag::Pipeline::load(file, &stages::registry(), overrides)?)
 }
 
-/// The selection of `targets` in `pipeline`, as an invalid-input error if a name is unknown.
+/// Selects `targets` in `pipeline`; an unknown name is an invalid-input error (exit code 2).
 pub fn select(pipeline: &dag::Pipeline, targets: &[String]) -> anyhow::Result<Vec<bool>> {
     pipeline
         .select(targets)

@@ -1,8 +1,9 @@
 //! Derives each stage kind's implementation fingerprint from the sources it depends on.
 //!
 //! A kind's fingerprint is blake3 over its module (`src/<kind>.rs`, or every file under
-//! `src/<kind>/`) and, for each domain crate it uses, that crate's `Cargo.toml` and every file
-//! under its `src/`, walked in sorted order with each relative path hashed before the bytes.
+//! `src/<kind>/`) and over each domain crate it uses: that crate's `Cargo.toml` and every file
+//! under its `src/`. Files are walked in sorted order, each relative path hashed before its
+//! bytes.
 //! Editing `crates/mcgan` therefore changes the `train` and `translate` fingerprints and leaves
 //! `mask-bank` alone. Sources outside the table (the engine, the shared glue in `lib.rs`,
 //! third-party crates) do not enter a fingerprint: a change there that alters outputs needs a
@@ -65,8 +66,12 @@ fn main() {
     }
 }
 
-/// The fingerprint of every kind in [`KIND_CRATES`] whose module exists under `source_dir`.
-pub(crate) fn kind_fingerprints(source_dir: &Path, crates_dir: &Path) -> Vec<(&'static str, String)> {
+/// Computes the fingerprint of every kind in [`KIND_CRATES`] whose module exists under
+/// `source_dir`.
+pub(crate) fn kind_fingerprints(
+    source_dir: &Path,
+    crates_dir: &Path,
+) -> Vec<(&'static str, String)> {
     let mut fingerprints = Vec::new();
     for (kind, crates) in KIND_CRATES {
         let module = kind.replace('-', "_");

@@ -7,6 +7,8 @@ use std::path::PathBuf;
 use inception::Preprocess;
 use stages::features::{candle_device, extract_folder, FeaturesParams};
 
+use crate::exit::InvalidInput;
+
 /// Arguments of `pipeline features`.
 #[derive(Debug, clap::Args)]
 pub struct FeaturesArgs {
@@ -39,7 +41,11 @@ pub fn run(args: FeaturesArgs) -> anyhow::Result<()> {
         .extension()
         .and_then(|extension| extension.to_str());
     if !matches!(extension, Some("npy" | "arrow")) {
-        anyhow::bail!("--out {} must end in .npy or .arrow", args.out.display());
+        let message = format!("--out {} must end in .npy or .arrow", args.out.display());
+        return Err(InvalidInput(message).into());
+    }
+    if args.batch == 0 {
+        return Err(InvalidInput("--batch must be at least 1".into()).into());
     }
     let weights = inception::resolve_weights(args.weights.as_deref())?;
     let device = candle_device(dag::Device::Cpu)?;

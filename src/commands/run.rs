@@ -109,7 +109,7 @@ pub fn run(args: RunArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// The number of NVIDIA devices (`/dev/nvidia0`, `/dev/nvidia1`, ...).
+/// Counts the NVIDIA devices (`/dev/nvidia0`, `/dev/nvidia1`, ...).
 fn cuda_device_count() -> usize {
     (0..64)
         .take_while(|index| std::path::Path::new(&format!("/dev/nvidia{index}")).exists())

@@ -1,11 +1,12 @@
 //! The `command` kind: any shell command as a cached stage.
 //!
-//! `sh -c RUN` runs with its working directory and `$OUT` set to the output directory,
-//! `$SCRATCH` set to the scratch directory of the key (kept across failed attempts), and one
-//! `IN_<NAME>` variable per input (the input name upper-cased, other characters than letters
-//! and digits written `_`; a wildcard input gives its paths one per line). Standard output and
-//! standard error go to the stage's log file; a nonzero exit (or running past `timeout_s`) fails
-//! the stage with the tail of standard error.
+//! `sh -c RUN` runs with its working directory and `$OUT` set to the output directory, and
+//! `$SCRATCH` set to the scratch directory of the key (kept across failed attempts). Each input
+//! gets one `IN_<NAME>` variable: the input name upper-cased, with characters other than
+//! letters and digits written `_`. A wildcard input lists its paths one per line.
+//!
+//! Standard output and standard error go to the stage's log file. A nonzero exit, or running
+//! past `timeout_s`, fails the stage with the tail of standard error.
 
 use std::collections::{BTreeMap, VecDeque};
 use std::fs::OpenOptions;
@@ -123,7 +124,7 @@ impl StageKind for Command {
     }
 }
 
-/// The environment variable that carries input `name`: `IN_` and the name upper-cased.
+/// Returns the environment variable that carries input `name`: `IN_` and the name upper-cased.
 pub fn input_variable(name: &str) -> String {
     let suffix: String = name
         .chars()
@@ -162,7 +163,7 @@ fn spawn_stderr_reader(
     })
 }
 
-/// How waiting for the child ended.
+/// The way waiting for the child ended.
 enum Waited {
     Exited(std::process::ExitStatus),
     Cancelled,

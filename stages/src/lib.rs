@@ -34,6 +34,8 @@ stage_kinds! {
     features::Features,
     fid::Fid,
     train::Train,
+    translate::Translate,
+    report::Report,
 }
 
 /// The build script, compiled again so its fingerprinting can be tested.
@@ -77,7 +79,10 @@ mod fingerprint_tests {
             .map(|kind| fingerprint_of(tree.path(), kind))
             .collect();
 
-        write(&tree.path().join("crates/mcgan/src/trainer.rs"), "// new file");
+        write(
+            &tree.path().join("crates/mcgan/src/trainer.rs"),
+            "// new file",
+        );
         assert_ne!(fingerprint_of(tree.path(), "train"), before[0]);
         assert_ne!(fingerprint_of(tree.path(), "translate"), before[1]);
         assert_eq!(fingerprint_of(tree.path(), "mask-bank"), before[2]);

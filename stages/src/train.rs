@@ -36,10 +36,8 @@ impl StageKind for Train {
     }
 
     fn inputs(&self) -> &'static [InputSpec] {
-        const INPUTS: &[InputSpec] = &[
-            InputSpec::required("dataset"),
-            InputSpec::optional("masks"),
-        ];
+        const INPUTS: &[InputSpec] =
+            &[InputSpec::required("dataset"), InputSpec::optional("masks")];
         INPUTS
     }
 
