@@ -36,7 +36,8 @@ pub struct RunArgs {
 pub enum DeviceChoice {
     Cpu,
     Cuda,
-    /// CUDA when an NVIDIA device is present, otherwise CPU.
+    /// CUDA when this binary was built with `--features cuda` and an NVIDIA device is
+    /// present, otherwise CPU.
     Auto,
 }
 
@@ -56,13 +57,19 @@ pub fn run(args: RunArgs) -> anyhow::Result<()> {
     let gpus = cuda_device_count();
     let device = match args.device {
         DeviceChoice::Cpu => dag::Device::Cpu,
+        DeviceChoice::Cuda if !cfg!(feature = "cuda") => {
+            bail!(
+                "--device cuda: this binary was built without CUDA; rebuild it with \
+                 `cargo build --release --features cuda` or use --device cpu"
+            )
+        }
         DeviceChoice::Cuda if gpus == 0 => {
             bail!(
                 "--device cuda: no NVIDIA device found (/dev/nvidia0 is missing); use --device cpu"
             )
         }
         DeviceChoice::Cuda => dag::Device::Cuda,
-        DeviceChoice::Auto if gpus > 0 => dag::Device::Cuda,
+        DeviceChoice::Auto if gpus > 0 && cfg!(feature = "cuda") => dag::Device::Cuda,
         DeviceChoice::Auto => dag::Device::Cpu,
     };
     let jobs = args
