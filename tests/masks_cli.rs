@@ -235,3 +235,109 @@ fn pipeline_run_bank_equals_cli() {
     assert_eq!(published.len(), 13);
     assert_eq!(published, directory_bytes(&cli_out));
 }
+
+#[test]
+fn round_bank_follows_radii_order() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("round");
+    // --count applies to the random schemes only.
+    let flags = [
+        "--scheme", "round", "--size", "64", "--radii", "0.9,0.3", "--count", "5",
+    ];
+    pipeline_masks(&out, &flags);
+    let names: Vec<String> = directory_bytes(&out).into_keys().collect();
+    assert_eq!(names, ["mask_0000.png", "mask_0001.png", "masks.parquet"]);
+    for name in &names[..2] {
+        assert_eq!(png_header(&out.join(name)), (64, 64, 8, 0), "{name}");
+    }
+    // A pixel is masked when its centre lies within radius * 32 of the centre (32, 32).
+    // Radius 0.9: 28.8 pixels, so column 60 (centre 60.5) is in and column 61 is out.
+    let large = Mask::read_png(&out.join("mask_0000.png")).unwrap();
+    assert_eq!(large.get(32, 60), 1);
+    assert_eq!(large.get(32, 61), 0);
+    assert_eq!(large.get(3, 32), 1);
+    assert_eq!(large.get(2, 32), 0);
+    // Radius 0.3: 9.6 pixels, so column 41 (centre 41.5) is in and column 42 is out.
+    let small = Mask::read_png(&out.join("mask_0001.png")).unwrap();
+    assert_eq!(small.get(32, 41), 1);
+    assert_eq!(small.get(32, 42), 0);
+    assert_eq!(small.get(22, 32), 1);
+    assert_eq!(small.get(21, 32), 0);
+}
+
+#[test]
+fn attention_maps_become_masks() {
+    let dir = tempfile::tempdir().unwrap();
+    let maps = dir.path().join("maps");
+    std::fs::create_dir(&maps).unwrap();
+    // Map "a": value 32 * column, so 0, 32, ..., 224 across; map "b": 100 everywhere.
+    let mut ramp = Mask::empty(8).to_gray_image();
+    let mut flat = Mask::empty(8).to_gray_image();
+    for row in 0..8 {
+        for column in 0..8 {
+            ramp.get_pixel_mut(column, row).0[0] = (32 * column) as u8;
+            flat.get_pixel_mut(column, row).0[0] = 100;
+        }
+    }
+    ramp.save(maps.join("a.png")).unwrap();
+    flat.save(maps.join("b.png")).unwrap();
+
+    let out = dir.path().join("attention");
+    let flags = [
+        "--scheme",
+        "binary-attention",
+        "--size",
+        "8",
+        "--threshold",
+        "0.6",
+        "--maps",
+        maps.to_str().unwrap(),
+    ];
+    pipeline_masks(&out, &flags);
+    // Masked where value / 255 >= 0.6, that is value >= 153: columns 5, 6 and 7 of map "a"
+    // (160, 192, 224), and nothing of map "b" (100).
+    let first = Mask::read_png(&out.join("mask_0000.png")).unwrap();
+    for row in 0..8 {
+        for column in 0..8 {
+            assert_eq!(
+                first.get(row, column),
+                u8::from(column >= 5),
+                "({row}, {column})"
+            );
+        }
+    }
+    let second = Mask::read_png(&out.join("mask_0001.png")).unwrap();
+    assert!(second.values().iter().all(|&value| value == 0));
+    assert!(!out.join("mask_0002.png").exists());
+}
+
+#[test]
+fn bad_flags_exit_2() {
+    let dir = tempfile::tempdir().unwrap();
+    let cases: [&[&str]; 4] = [
+        &["--scheme", "hexagons", "--size", "32"],
+        &["--scheme", "round", "--size", "32", "--scales", "0.5"],
+        &[
+            "--scheme",
+            "centered-square",
+            "--size",
+            "32",
+            "--scales",
+            "1.5",
+        ],
+        &["--scheme", "binary-attention", "--size", "32"],
+    ];
+    for flags in cases {
+        let output = Command::new(env!("CARGO_BIN_EXE_pipeline"))
+            .arg("masks")
+            .args(flags)
+            .arg("--out")
+            .arg(dir.path().join("out"))
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(2), "{flags:?}: {stderr}");
+        assert!(!stderr.contains("panicked"), "{flags:?}: {stderr}");
+        assert!(!dir.path().join("out").exists(), "{flags:?} wrote a bank");
+    }
+}

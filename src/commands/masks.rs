@@ -7,6 +7,8 @@ use std::path::PathBuf;
 
 use stages::mask_bank::{write_bank, MaskBankParams, Preset, Scheme};
 
+use crate::exit::InvalidInput;
+
 /// Flags of `pipeline masks`.
 #[derive(Debug, clap::Args)]
 pub struct MasksArgs {
@@ -85,9 +87,14 @@ impl MasksArgs {
     }
 }
 
-/// Writes the bank and prints where it went.
+/// Writes the bank and prints where it went. Flags that no bank can use (a foreign flag, a
+/// scale outside [0, 1], binary-attention without `--maps`) are bad usage (exit code 2).
 pub fn run(args: MasksArgs) -> anyhow::Result<()> {
-    let bank = write_bank(&args.params(), &args.out)?;
+    let params = args.params();
+    params
+        .validate()
+        .map_err(|error| InvalidInput(error.to_string()))?;
+    let bank = write_bank(&params, &args.out)?;
     println!(
         "{} {} masks written to {}",
         bank.masks.len(),

@@ -11,6 +11,8 @@ use stages::translate::{
     checkpoint_file, translate_folder, Direction, TranslateParams, TranslatePaths,
 };
 
+use crate::exit::InvalidInput;
+
 /// Arguments of `pipeline translate`.
 #[derive(Debug, clap::Args)]
 pub struct TranslateArgs {
@@ -64,7 +66,9 @@ impl TranslateArgs {
 /// Translates the folder and prints what was written.
 pub fn run(args: TranslateArgs) -> anyhow::Result<()> {
     let params = args.params();
-    params.validate().map_err(anyhow::Error::msg)?;
+    params
+        .validate()
+        .map_err(|reason| InvalidInput(format!("invalid translate flags: {reason}")))?;
     let checkpoint = checkpoint_file(&args.checkpoint);
     let device = stages::features::candle_device(dag::Device::Cpu)?;
     let paths = TranslatePaths {
