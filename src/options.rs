@@ -22,6 +22,26 @@ pub struct CacheOptions {
     pub cache: PathBuf,
 }
 
+/// `--set STAGE.PARAM=VALUE`, repeatable.
+#[derive(Args, Debug, Clone)]
+pub struct OverrideOptions {
+    /// Override a param for this command: STAGE.PARAM=VALUE, VALUE parsed as YAML (repeatable).
+    #[arg(long = "set", value_name = "STAGE.PARAM=VALUE")]
+    pub overrides: Vec<String>,
+}
+
+impl OverrideOptions {
+    /// Parses every `--set`. A malformed one is an invalid-input error (exit code 2).
+    pub fn parse(&self) -> anyhow::Result<Vec<dag::Override>> {
+        let overrides = self
+            .overrides
+            .iter()
+            .map(|text| dag::Override::parse(text).map_err(InvalidInput))
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(overrides)
+    }
+}
+
 impl CacheOptions {
     pub fn open(&self) -> anyhow::Result<dag::Store> {
         Ok(dag::Store::open(&self.cache)?)

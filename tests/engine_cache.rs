@@ -109,6 +109,46 @@ fn set_override_changes_key_for_one_run() {
 }
 
 #[test]
+fn status_set_shows_what_run_would_rerun() {
+    let project = Project::new(CHAIN);
+    project.run(&[]);
+
+    let set = ["--set", "middle.run=printf 'changed' > $OUT/b.txt"];
+    let reasons = project.status_with(&set);
+    let reason = |stage: &str| {
+        reasons
+            .iter()
+            .find(|(name, _)| name == stage)
+            .unwrap_or_else(|| panic!("stage {stage} missing from status"))
+            .1
+            .clone()
+    };
+    assert_eq!(reason("source"), None);
+    assert_eq!(reason("middle").as_deref(), Some("param changed: run"));
+    assert_eq!(reason("last").as_deref(), Some("input changed: middle"));
+    assert_eq!(reason("other"), None);
+
+    // Status only reads the cache: without the override everything is still fresh.
+    assert!(project.status().iter().all(|(_, reason)| reason.is_none()));
+    assert_eq!(project.run(&set), (2, 2));
+    assert!(project
+        .status_with(&set)
+        .iter()
+        .all(|(_, reason)| reason.is_none()));
+}
+
+#[test]
+fn status_rejects_invalid_set() {
+    let project = Project::new(CHAIN);
+    for set in ["middle.run", "nosuchstage.run=1"] {
+        let output = project.pipeline(&["status", "--set", set]);
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(2), "--set {set}: {stderr}");
+        assert!(stderr.contains("--set"), "--set {set}: {stderr}");
+    }
+}
+
+#[test]
 fn failing_stage_stops_dependants_only_with_keep_going() {
     let spec = r#"
 stages:

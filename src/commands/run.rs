@@ -8,7 +8,7 @@ use anyhow::bail;
 use clap::{Args, ValueEnum};
 
 use crate::exit::InvalidInput;
-use crate::options::{load_pipeline, select, CacheOptions, SpecOptions};
+use crate::options::{load_pipeline, select, CacheOptions, OverrideOptions, SpecOptions};
 
 #[derive(Args, Debug)]
 pub struct RunArgs {
@@ -24,9 +24,8 @@ pub struct RunArgs {
     /// Device for stages that can use a GPU.
     #[arg(long, value_enum, default_value_t = DeviceChoice::Auto)]
     pub device: DeviceChoice,
-    /// Override a param for this run: STAGE.PARAM=VALUE, VALUE parsed as YAML (repeatable).
-    #[arg(long = "set", value_name = "STAGE.PARAM=VALUE")]
-    pub overrides: Vec<String>,
+    #[command(flatten)]
+    pub overrides: OverrideOptions,
     /// Keep running branches that a failed stage does not feed.
     #[arg(long)]
     pub keep_going: bool,
@@ -42,11 +41,7 @@ pub enum DeviceChoice {
 }
 
 pub fn run(args: RunArgs) -> anyhow::Result<()> {
-    let overrides = args
-        .overrides
-        .iter()
-        .map(|text| dag::Override::parse(text).map_err(InvalidInput))
-        .collect::<Result<Vec<_>, _>>()?;
+    let overrides = args.overrides.parse()?;
     let pipeline = Arc::new(load_pipeline(&args.spec.file, &overrides)?);
     let selected = select(&pipeline, &args.targets)?;
     if args.jobs == Some(0) {

@@ -2,7 +2,7 @@
 
 use clap::Args;
 
-use crate::options::{load_pipeline, select, CacheOptions, SpecOptions};
+use crate::options::{load_pipeline, select, CacheOptions, OverrideOptions, SpecOptions};
 
 #[derive(Args, Debug)]
 pub struct StatusArgs {
@@ -12,13 +12,16 @@ pub struct StatusArgs {
     pub spec: SpecOptions,
     #[command(flatten)]
     pub cache: CacheOptions,
+    #[command(flatten)]
+    pub overrides: OverrideOptions,
     /// Print a JSON array of {stage, state, reason}.
     #[arg(long)]
     pub json: bool,
 }
 
 pub fn run(args: StatusArgs) -> anyhow::Result<()> {
-    let pipeline = load_pipeline(&args.spec.file, &[])?;
+    let overrides = args.overrides.parse()?;
+    let pipeline = load_pipeline(&args.spec.file, &overrides)?;
     let selected = select(&pipeline, &args.targets)?;
     let store = args.cache.open()?;
     let statuses = dag::pipeline_status(&store, &pipeline, &selected)?;

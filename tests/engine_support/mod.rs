@@ -60,7 +60,14 @@ impl Project {
 
     /// `pipeline status --json` as (stage, reason) pairs; reason is None for fresh stages.
     pub fn status(&self) -> Vec<(String, Option<String>)> {
-        let output = self.pipeline(&["status", "--json"]);
+        self.status_with(&[])
+    }
+
+    /// `pipeline status --json ARGS` as (stage, reason) pairs.
+    pub fn status_with(&self, args: &[&str]) -> Vec<(String, Option<String>)> {
+        let mut full = vec!["status", "--json"];
+        full.extend_from_slice(args);
+        let output = self.pipeline(&full);
         assert!(
             output.status.success(),
             "{}",
