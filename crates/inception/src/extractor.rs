@@ -95,6 +95,15 @@ pub fn prepare_file(path: &Path, mode: Preprocess, out: &mut [f32]) -> Result<()
 
 fn is_safetensors(path: &Path) -> Result<bool> {
     use std::io::Read;
+    // A damaged `.pt` or `.whl` gets the archive reader's error, which names what it expected.
+    let archive_extension = path.extension().is_some_and(|extension| {
+        ["pt", "whl", "zip"]
+            .iter()
+            .any(|archive| extension.eq_ignore_ascii_case(archive))
+    });
+    if archive_extension {
+        return Ok(false);
+    }
     let mut magic = [0u8; 4];
     let mut file = std::fs::File::open(path).map_err(io_error(path))?;
     let read = file.read(&mut magic).map_err(io_error(path))?;

