@@ -159,3 +159,166 @@ fn one_path_is_bad_usage() {
     let output = pipeline(&["fid", "only-one.npy"]);
     assert_eq!(output.status.code(), Some(2), "{output:?}");
 }
+
+/// Copies fixture photographs `indices` into a new folder `dir/name`.
+fn photo_folder(dir: &Path, name: &str, indices: std::ops::Range<usize>) -> Option<PathBuf> {
+    let images = fixture_features()?.with_file_name("images");
+    let folder = dir.join(name);
+    std::fs::create_dir(&folder).unwrap();
+    for index in indices {
+        let file = format!("{index:02}.png");
+        std::fs::copy(images.join(&file), folder.join(&file)).unwrap();
+    }
+    Some(folder)
+}
+
+#[test]
+fn image_folders_match_reference() {
+    let dir = tempfile::tempdir().unwrap();
+    let Some(horses) = photo_folder(dir.path(), "horses", 0..6) else {
+        return;
+    };
+    let Some(zebras) = photo_folder(dir.path(), "zebras", 6..12) else {
+        return;
+    };
+    let output = pipeline(&[
+        "fid",
+        path_str(&horses),
+        path_str(&zebras),
+        "--kid",
+        "--batch",
+        "4",
+    ]);
+    assert!(output.status.success(), "{output:?}");
+    let lines = stdout_lines(&output);
+
+    let kid_line = &lines[lines.len() - 2];
+    let kid_text = kid_line.strip_prefix("KID: ").expect(kid_line);
+    let mean: f64 = kid_text
+        .split_once(" +- ")
+        .expect(kid_line)
+        .0
+        .parse()
+        .unwrap();
+    assert!((mean - KID_SIX_VS_SIX).abs() < 1e-6, "{kid_line}");
+    assert_fid_close(last_value(&lines, "FID: "), "image folders");
+}
+
+#[test]
+fn saved_stats_of_folder_give_same_fid() {
+    let Some(features) = fixture_features() else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let Some(horses) = photo_folder(dir.path(), "horses", 0..6) else {
+        return;
+    };
+    let (_, zebras) = write_halves(&features, dir.path(), "npy");
+    let stats = dir.path().join("horses.npz");
+    let saved = pipeline(&["fid", "--save-stats", path_str(&horses), path_str(&stats)]);
+    assert!(saved.status.success(), "{saved:?}");
+    assert!(stdout_lines(&saved).is_empty(), "{saved:?}");
+
+    let output = pipeline(&["fid", path_str(&stats), path_str(&zebras)]);
+    assert!(output.status.success(), "{output:?}");
+    assert_fid_close(last_value(&stdout_lines(&output), "FID: "), "folder .npz");
+}
+
+#[test]
+fn drop_last_batch_keeps_leading_rows() {
+    let dir = tempfile::tempdir().unwrap();
+    // Four rows in general position, then one far-off row that --drop-last-batch 4 drops.
+    let first_rows = [
+        [0.0f32, 0.0, 0.0],
+        [1.0, 0.0, 0.5],
+        [0.0, 2.0, 1.0],
+        [1.0, 1.0, 3.0],
+    ];
+    let shift = [1.0f32, 2.0, 2.0];
+    let mut a = Vec::new();
+    let mut b = Vec::new();
+    for row in first_rows {
+        a.extend(row);
+        b.extend(row.iter().zip(shift).map(|(value, step)| value + step));
+    }
+    a.extend([100.0, -50.0, 7.0]);
+    b.extend([-80.0, 30.0, 5.0]);
+    let names = |set: &str| (0..5).map(|i| format!("{set}{i}.png")).collect();
+    let (a_path, b_path) = (dir.path().join("a.npy"), dir.path().join("b.npy"));
+    FeatureTable::new(names("a"), a, 3)
+        .unwrap()
+        .write(&a_path)
+        .unwrap();
+    FeatureTable::new(names("b"), b, 3)
+        .unwrap()
+        .write(&b_path)
+        .unwrap();
+
+    let output = pipeline(&[
+        "fid",
+        path_str(&a_path),
+        path_str(&b_path),
+        "--drop-last-batch",
+        "4",
+    ]);
+    assert!(output.status.success(), "{output:?}");
+    // The kept rows differ by a constant shift, so the covariances are equal and the FID is
+    // the squared shift: 1 + 4 + 4.
+    let value = last_value(&stdout_lines(&output), "FID: ");
+    assert!((value - 9.0).abs() < 1e-6, "FID {value}");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("using 4 of 5 images"), "{stderr}");
+
+    let whole = pipeline(&["fid", path_str(&a_path), path_str(&b_path)]);
+    let value = last_value(&stdout_lines(&whole), "FID: ");
+    assert!(
+        value > 100.0,
+        "without the flag the far rows count: {value}"
+    );
+}
+
+#[test]
+fn drop_last_batch_beyond_rows_fails() {
+    let Some(features) = fixture_features() else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let (a, b) = write_halves(&features, dir.path(), "npy");
+    let output = pipeline(&["fid", path_str(&a), path_str(&b), "--drop-last-batch", "50"]);
+    assert_eq!(output.status.code(), Some(1), "{output:?}");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("horses.npy"), "{stderr}");
+    assert!(stderr.contains("smaller N"), "{stderr}");
+}
+
+#[test]
+fn zero_counts_are_bad_usage() {
+    let cases: [&[&str]; 4] = [
+        &["--batch", "0"],
+        &["--drop-last-batch", "0"],
+        &["--kid", "--kid-subsets", "0"],
+        &["--kid", "--kid-subset-size", "1"],
+    ];
+    for flags in cases {
+        let output = Command::new(env!("CARGO_BIN_EXE_pipeline"))
+            .args(["fid", "a.npy", "b.npy"])
+            .args(flags)
+            .output()
+            .unwrap();
+        assert_eq!(output.status.code(), Some(2), "{flags:?}: {output:?}");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(stderr.contains(flags[flags.len() - 2]), "{stderr}");
+    }
+}
+
+#[test]
+fn identical_inputs_give_zero() {
+    let Some(features) = fixture_features() else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let (a, _) = write_halves(&features, dir.path(), "npy");
+    let output = pipeline(&["fid", path_str(&a), path_str(&a)]);
+    assert!(output.status.success(), "{output:?}");
+    assert_eq!(stdout_lines(&output).last().unwrap(), "FID: 0.000000");
+}

@@ -12,6 +12,8 @@ use fid::{frechet_distance, kid, FeatureTable, Statistics};
 use inception::Preprocess;
 use stages::features::{candle_device, extract_folder, FeaturesParams};
 
+use crate::exit::InvalidInput;
+
 /// Arguments of `pipeline fid`.
 #[derive(Debug, clap::Args)]
 pub struct FidArgs {
@@ -78,8 +80,28 @@ impl Loaded {
     }
 }
 
+/// Rejects flag values no comparison can use, as bad usage (exit code 2).
+fn validate(args: &FidArgs) -> Result<(), InvalidInput> {
+    let at_least_one = [
+        ("--batch", Some(args.batch)),
+        ("--kid-subsets", Some(args.kid_subsets)),
+        ("--drop-last-batch", args.drop_last_batch),
+    ];
+    for (flag, value) in at_least_one {
+        if value == Some(0) {
+            return Err(InvalidInput(format!("{flag} must be at least 1")));
+        }
+    }
+    // The unbiased MMD estimate divides by m (m - 1), so a subset needs two rows.
+    if args.kid_subset_size < 2 {
+        return Err(InvalidInput("--kid-subset-size must be at least 2".into()));
+    }
+    Ok(())
+}
+
 /// Runs `pipeline fid`.
 pub fn run(args: FidArgs) -> anyhow::Result<()> {
+    validate(&args)?;
     let params = FidParams {
         kid: args.kid,
         kid_subsets: args.kid_subsets,
@@ -110,6 +132,9 @@ pub fn run(args: FidArgs) -> anyhow::Result<()> {
         eprintln!(
             "note: the eigendecomposition failed, so 1e-6 was added to the covariance diagonals"
         );
+    }
+    if result.clamped_negative {
+        eprintln!("note: rounding made the distance slightly negative; it is reported as 0");
     }
 
     if params.kid {
@@ -166,6 +191,13 @@ fn load(path: &Path, args: &FidArgs, params: &FidParams) -> anyhow::Result<Loade
         let total = table.len();
         let kept = drop_last_batch(&mut table, batch)?;
         eprintln!("{}: using {kept} of {total} images", path.display());
+        if kept < 2 {
+            anyhow::bail!(
+                "--drop-last-batch {batch} keeps {kept} of the {total} images of {}, and FID \
+                 needs at least 2; give a smaller N",
+                path.display()
+            );
+        }
     }
     Ok(Loaded::Features(table))
 }
