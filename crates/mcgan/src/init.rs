@@ -50,3 +50,97 @@ pub fn init_weights(varmap: &VarMap, seed: u64) -> Result<()> {
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use candle_core::{DType, Device};
+    use candle_nn::Init;
+
+    use super::*;
+
+    /// Builds a map with one 3x3 convolution of 32 -> 64 channels, all zero.
+    fn conv_varmap() -> VarMap {
+        let varmap = VarMap::new();
+        let zero = Init::Const(0.0);
+        varmap
+            .get(
+                (64, 32, 3, 3),
+                "conv.weight",
+                zero,
+                DType::F32,
+                &Device::Cpu,
+            )
+            .unwrap();
+        varmap
+            .get(64, "conv.bias", zero, DType::F32, &Device::Cpu)
+            .unwrap();
+        varmap
+    }
+
+    fn values(varmap: &VarMap, name: &str) -> Vec<f32> {
+        let variables = varmap.data().lock().unwrap();
+        variables[name]
+            .as_tensor()
+            .flatten_all()
+            .unwrap()
+            .to_vec1()
+            .unwrap()
+    }
+
+    #[test]
+    fn weights_are_normal_with_std_002() {
+        let varmap = conv_varmap();
+        init_weights(&varmap, 7).unwrap();
+        let weights = values(&varmap, "conv.weight");
+        let n = weights.len() as f64;
+        let mean = weights.iter().map(|&w| f64::from(w)).sum::<f64>() / n;
+        let variance = weights
+            .iter()
+            .map(|&w| (f64::from(w) - mean).powi(2))
+            .sum::<f64>()
+            / (n - 1.0);
+        // 18,432 draws: the standard errors of the mean and of the standard deviation are
+        // about 1.5e-4 and 1.0e-4, so these bounds are more than four standard errors wide.
+        assert!(mean.abs() < 6e-4, "mean {mean}");
+        assert!(
+            (variance.sqrt() - 0.02).abs() < 5e-4,
+            "std {}",
+            variance.sqrt()
+        );
+    }
+
+    #[test]
+    fn biases_stay_within_fan_in_bound() {
+        let varmap = conv_varmap();
+        init_weights(&varmap, 7).unwrap();
+        let biases = values(&varmap, "conv.bias");
+        let bound = 1.0 / (32.0f32 * 9.0).sqrt();
+        assert!(biases.iter().all(|b| b.abs() < bound), "{biases:?}");
+        let spread = biases.iter().fold(0f32, |max, b| max.max(b.abs()));
+        assert!(spread > 0.5 * bound, "biases span the range: {spread}");
+    }
+
+    #[test]
+    fn seed_decides_the_values() {
+        let (first, second, other) = (conv_varmap(), conv_varmap(), conv_varmap());
+        init_weights(&first, 3).unwrap();
+        init_weights(&second, 3).unwrap();
+        init_weights(&other, 4).unwrap();
+        assert_eq!(
+            values(&first, "conv.weight"),
+            values(&second, "conv.weight")
+        );
+        assert_eq!(values(&first, "conv.bias"), values(&second, "conv.bias"));
+        assert_ne!(values(&first, "conv.weight"), values(&other, "conv.weight"));
+    }
+
+    #[test]
+    fn bias_without_weight_is_an_error() {
+        let varmap = VarMap::new();
+        varmap
+            .get(8, "lonely.bias", Init::Const(0.0), DType::F32, &Device::Cpu)
+            .unwrap();
+        let error = init_weights(&varmap, 0).unwrap_err();
+        assert!(error.to_string().contains("lonely.weight"), "{error}");
+    }
+}
