@@ -23,7 +23,7 @@ fn fixture_images() -> Option<PathBuf> {
     }
 }
 
-/// A dataset folder in the CycleGAN layout with three photographs per training domain and
+/// Writes a dataset folder in the CycleGAN layout with three photographs per training domain and
 /// one per test domain.
 fn write_dataset(images: &Path, dataset: &Path) {
     let layout = [
@@ -82,7 +82,7 @@ fn files_named(dir: &Path, name: &str) -> Vec<PathBuf> {
     found
 }
 
-/// The log of the train stage's last run, from its run record.
+/// Reads the log of the train stage's last run, found through its run record.
 fn train_log(project: &Project) -> String {
     let name: serde_json::Value =
         serde_json::from_slice(&std::fs::read(project.cache().join("names/train.json")).unwrap())
