@@ -3,6 +3,7 @@
 //! training size in the header metadata.
 
 use std::collections::{BTreeMap, HashMap};
+use std::io::Write;
 use std::path::Path;
 
 use candle_core::{DType, Device, Tensor};
@@ -17,6 +18,9 @@ pub const GENERATOR_A2B: &str = "netG_A2B";
 pub const GENERATOR_B2A: &str = "netG_B2A";
 /// Prefixes of the discriminators: whole images of A and B, masked images of A and B.
 pub const DISCRIMINATORS: [&str; 4] = ["netD_A", "netD_B", "netD_Am", "netD_Bm"];
+
+/// The safetensors header entry holding the metadata map.
+const METADATA_KEY: &str = "__metadata__";
 
 /// Header metadata key of the training image size in pixels.
 pub const METADATA_SIZE: &str = "size";
@@ -137,6 +141,10 @@ impl CheckpointMetadata {
 
 /// Writes `tensors` and the header `metadata` to `path` as safetensors, through a temporary
 /// file in the same folder, so a crash never leaves a partial checkpoint under that name.
+///
+/// The same tensors and metadata always give the same bytes: the header is written with its
+/// keys sorted, because `safetensors` writes the metadata map in `HashMap` order, which
+/// changes from one process to the next.
 pub fn write_checkpoint(
     path: &Path,
     tensors: &BTreeMap<String, Tensor>,
@@ -152,19 +160,78 @@ pub fn write_checkpoint(
         path: path.to_owned(),
         reason: "the checkpoint path names no file".into(),
     })?;
+    if !folder.is_dir() {
+        return Err(Error::InvalidCheckpoint {
+            path: path.to_owned(),
+            reason: format!(
+                "the folder {} does not exist; create it first",
+                folder.display()
+            ),
+        });
+    }
     let temporary = folder.join(format!(".{}.partial", file_name.to_string_lossy()));
 
     let contiguous: Vec<(String, Tensor)> = tensors
         .iter()
         .map(|(name, tensor)| Ok((name.clone(), tensor.contiguous()?)))
         .collect::<Result<_>>()?;
-    safetensors::serialize_to_file(contiguous, Some(metadata), &temporary).map_err(|e| {
+    let serialized = safetensors::serialize(contiguous, Some(metadata)).map_err(|e| {
         Error::InvalidCheckpoint {
-            path: temporary.clone(),
-            reason: format!("writing safetensors failed: {e}"),
+            path: path.to_owned(),
+            reason: format!("serializing the tensors failed: {e}"),
         }
     })?;
+    let bytes = with_sorted_header(serialized).map_err(|reason| Error::InvalidCheckpoint {
+        path: path.to_owned(),
+        reason,
+    })?;
+
+    let written = std::fs::File::create(&temporary).and_then(|mut file| {
+        file.write_all(&bytes)?;
+        file.sync_all()
+    });
+    if let Err(source) = written {
+        let _ = std::fs::remove_file(&temporary);
+        return Err(io_error(source));
+    }
     std::fs::rename(&temporary, path).map_err(io_error)
+}
+
+/// Rewrites a serialized safetensors file with the JSON keys of its header (tensor names and
+/// `__metadata__` entries) in sorted order. Tensor offsets are relative to the end of the
+/// header, so the data bytes stay valid as they are.
+fn with_sorted_header(serialized: Vec<u8>) -> std::result::Result<Vec<u8>, String> {
+    let length_bytes: [u8; 8] = serialized
+        .get(..8)
+        .and_then(|bytes| bytes.try_into().ok())
+        .ok_or("the serialized file has no header length")?;
+    let header_end = usize::try_from(u64::from_le_bytes(length_bytes))
+        .ok()
+        .and_then(|length| length.checked_add(8))
+        .filter(|&end| end <= serialized.len())
+        .ok_or("the serialized header length exceeds the file")?;
+    let mut header: BTreeMap<String, serde_json::Value> =
+        serde_json::from_slice(&serialized[8..header_end]).map_err(|e| e.to_string())?;
+    if let Some(entries) = header.remove(METADATA_KEY) {
+        // Collected into a BTreeMap so the order is sorted whatever map type serde_json uses.
+        let sorted: BTreeMap<String, String> =
+            serde_json::from_value(entries).map_err(|e| e.to_string())?;
+        header.insert(
+            METADATA_KEY.to_owned(),
+            serde_json::to_value(sorted).map_err(|e| e.to_string())?,
+        );
+    }
+    let mut text = serde_json::to_string(&header).map_err(|e| e.to_string())?;
+    // safetensors pads the header with spaces to a multiple of 8 bytes, so the data is aligned.
+    while text.len() % 8 != 0 {
+        text.push(' ');
+    }
+    let data = &serialized[header_end..];
+    let mut bytes = Vec::with_capacity(8 + text.len() + data.len());
+    bytes.extend_from_slice(&(text.len() as u64).to_le_bytes());
+    bytes.extend_from_slice(text.as_bytes());
+    bytes.extend_from_slice(data);
+    Ok(bytes)
 }
 
 /// Reads the header metadata of a safetensors file.
@@ -258,4 +325,63 @@ pub fn load_generator(
     let vb = VarBuilder::from_tensors(tensors, DType::F32, device);
     let generator = Generator::new(vb.pp(prefix), &metadata.generator)?;
     Ok((generator, metadata))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Reads the JSON text of a safetensors file's header.
+    fn header_text(path: &Path) -> String {
+        let bytes = std::fs::read(path).unwrap();
+        let length = u64::from_le_bytes(bytes[..8].try_into().unwrap()) as usize;
+        String::from_utf8(bytes[8..8 + length].to_vec()).unwrap()
+    }
+
+    #[test]
+    fn written_header_has_sorted_keys() {
+        let work = tempfile::tempdir().unwrap();
+        let path = work.path().join("weights.safetensors");
+        let tensors = BTreeMap::from([
+            (
+                "b".to_owned(),
+                Tensor::new(&[1f32, 2.0], &Device::Cpu).unwrap(),
+            ),
+            ("a".to_owned(), Tensor::new(&[3f32], &Device::Cpu).unwrap()),
+        ]);
+        let keys: Vec<String> = (0..20).map(|index| format!("key{index:02}")).collect();
+        let metadata = keys
+            .iter()
+            .map(|key| (key.clone(), "1".to_owned()))
+            .collect();
+        write_checkpoint(&path, &tensors, metadata).unwrap();
+
+        let text = header_text(&path);
+        assert_eq!(text.len() % 8, 0, "header {text:?}");
+        let positions: Vec<usize> = keys
+            .iter()
+            .map(|key| text.find(&format!("\"{key}\"")).unwrap())
+            .collect();
+        let mut sorted = positions.clone();
+        sorted.sort();
+        assert_eq!(positions, sorted, "header {text:?}");
+
+        let read = read_tensors(&path, &Device::Cpu).unwrap();
+        assert_eq!(read["a"].to_vec1::<f32>().unwrap(), vec![3.0]);
+        assert_eq!(read["b"].to_vec1::<f32>().unwrap(), vec![1.0, 2.0]);
+        assert_eq!(read_header(&path).unwrap()["key07"], "1");
+    }
+
+    #[test]
+    fn write_into_missing_folder_names_it() {
+        let work = tempfile::tempdir().unwrap();
+        let path = work.path().join("missing").join("weights.safetensors");
+        let tensors =
+            BTreeMap::from([("a".to_owned(), Tensor::new(&[3f32], &Device::Cpu).unwrap())]);
+        let error = write_checkpoint(&path, &tensors, HashMap::new())
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("missing"), "{error}");
+        assert!(!error.contains(".partial"), "{error}");
+    }
 }

@@ -1,0 +1,145 @@
+//! The files a short training run writes on real horse2zebra images at 32x32: byte-identical
+//! checkpoints from identical runs.
+
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+use candle_core::{DType, Device};
+use masks::{MaskSampler, SamplerConfig};
+use mcgan::run::{CHECKPOINT_FILE, HISTORY_FILE};
+use mcgan::{
+    train, DiscriminatorConfig, DiscriminatorVariant, GeneratorConfig, LossHistory, LossWeights,
+    RunConfig, RunHooks, RunPaths, RunSummary, TrainError, TrainerConfig, UnalignedDataset,
+};
+
+const SIZE: usize = 32;
+const IMAGES_PER_DOMAIN: usize = 8;
+
+fn dataset_zip() -> Option<PathBuf> {
+    let path = PathBuf::from(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../../shared/datasets/horse2zebra.zip"
+    ));
+    if path.is_file() {
+        Some(path)
+    } else {
+        eprintln!("skipping: {} not found", path.display());
+        None
+    }
+}
+
+/// Extracts the first images of trainA and trainB (by name) into `dir`.
+fn extract_training_images(zip_path: &Path, dir: &Path) {
+    let mut archive = zip::ZipArchive::new(std::fs::File::open(zip_path).unwrap()).unwrap();
+    for domain in ["trainA", "trainB"] {
+        let prefix = format!("horse2zebra/{domain}/");
+        let mut names: Vec<String> = archive
+            .file_names()
+            .map(|name| name.unwrap().into_owned())
+            .filter(|name| name.starts_with(&prefix) && name.ends_with(".jpg"))
+            .collect();
+        names.sort();
+        names.truncate(IMAGES_PER_DOMAIN);
+        std::fs::create_dir_all(dir.join(domain)).unwrap();
+        for name in names {
+            let mut bytes = Vec::new();
+            archive
+                .by_name(&name)
+                .unwrap()
+                .read_to_end(&mut bytes)
+                .unwrap();
+            let file_name = Path::new(&name).file_name().unwrap();
+            std::fs::write(dir.join(domain).join(file_name), bytes).unwrap();
+        }
+    }
+}
+
+/// Six iterations of a 4-channel model, with a checkpoint every 3.
+fn run_config() -> RunConfig {
+    RunConfig {
+        trainer: TrainerConfig {
+            generator: GeneratorConfig {
+                ngf: 4,
+                n_res: 2,
+                masked: true,
+            },
+            discriminator: DiscriminatorConfig {
+                ndf: 4,
+                variant: DiscriminatorVariant::Simple,
+            },
+            weights: LossWeights::default(),
+            adam: Default::default(),
+            dtype: DType::F32,
+        },
+        size: SIZE,
+        epochs: 2,
+        decay_from_epoch: 1,
+        iterations_per_epoch: Some(3),
+        checkpoint_every: 3,
+        sample_every: 0,
+        seed: 11,
+    }
+}
+
+fn run(data: &UnalignedDataset, paths: &RunPaths) -> Result<RunSummary, TrainError> {
+    let sampler = MaskSampler::new(
+        SamplerConfig::CenteredSquare {
+            scales: vec![0.5, 1.0],
+        },
+        SIZE,
+    )
+    .unwrap();
+    let hooks = RunHooks {
+        progress: &mut |_| {},
+        cancelled: &|| false,
+    };
+    train(
+        &run_config(),
+        data,
+        Some(&sampler),
+        paths,
+        &Device::Cpu,
+        hooks,
+    )
+}
+
+/// Paths of a run under `work`: `<name>-scratch` and `<name>`.
+fn run_paths(work: &Path, name: &str) -> RunPaths {
+    RunPaths {
+        scratch_dir: work.join(format!("{name}-scratch")),
+        out_dir: work.join(name),
+    }
+}
+
+fn open_dataset(work: &Path) -> Option<UnalignedDataset> {
+    let zip_path = dataset_zip()?;
+    let images = work.join("images");
+    extract_training_images(&zip_path, &images);
+    Some(UnalignedDataset::open(&images, SIZE as u32, None).unwrap())
+}
+
+#[test]
+fn identical_runs_write_identical_checkpoints() {
+    let work = tempfile::tempdir().unwrap();
+    let Some(data) = open_dataset(work.path()) else {
+        return;
+    };
+    let first = run_paths(work.path(), "first");
+    let second = run_paths(work.path(), "second");
+    run(&data, &first).unwrap();
+    run(&data, &second).unwrap();
+
+    let first_bytes = std::fs::read(first.out_dir.join(CHECKPOINT_FILE)).unwrap();
+    let second_bytes = std::fs::read(second.out_dir.join(CHECKPOINT_FILE)).unwrap();
+    assert!(first_bytes == second_bytes, "the checkpoints differ");
+    // The loss history keeps its wall-clock column, so only its losses are compared.
+    let losses = |paths: &RunPaths| -> Vec<f32> {
+        let history = LossHistory::read(&paths.out_dir.join(HISTORY_FILE)).unwrap();
+        history
+            .rows()
+            .iter()
+            .map(|row| row.losses.generator)
+            .collect()
+    };
+    assert_eq!(losses(&first), losses(&second));
+}
