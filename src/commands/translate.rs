@@ -30,11 +30,16 @@ pub struct TranslateArgs {
     pub out: PathBuf,
 
     /// Which generator translates: a2b or b2a.
-    #[arg(long)]
+    #[arg(long, value_name = "a2b|b2a")]
     pub direction: Direction,
 
-    /// Centered-square mask scales, comma-separated [default: 0.5,0.8,1.0].
-    #[arg(long, value_delimiter = ',', conflicts_with = "masks")]
+    /// Centered-square mask scales in [0, 1], comma-separated [default: 0.5,0.8,1.0].
+    #[arg(
+        long,
+        value_name = "S",
+        value_delimiter = ',',
+        conflicts_with = "masks"
+    )]
     pub scale: Option<Vec<f64>>,
 
     /// Mask bank folder (masks.parquet and mask_NNNN.png) instead of centered squares.
