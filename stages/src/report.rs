@@ -37,6 +37,9 @@ pub struct ReportParams {
     pub grid_sources: usize,
     /// Multi-rectangle samples in the masks figure; default 4.
     pub masks_figure_samples: usize,
+    /// Set the paper's horse2zebra matrices beside ours and check its claims; default true.
+    /// Turn it off for other datasets, where those values do not apply.
+    pub compare_with_paper: bool,
 }
 
 impl Default for ReportParams {
@@ -45,6 +48,7 @@ impl Default for ReportParams {
             title: "Mask CycleGAN on horse2zebra: reproduction report".to_string(),
             grid_sources: 4,
             masks_figure_samples: 4,
+            compare_with_paper: true,
         }
     }
 }
@@ -85,6 +89,7 @@ impl StageKind for Report {
         let params: ReportParams = ctx.params()?;
         let mut input = ReportInput {
             title: params.title.clone(),
+            compare_with_paper: params.compare_with_paper,
             ..ReportInput::default()
         };
 
@@ -112,11 +117,18 @@ impl StageKind for Report {
         for (stage, dir) in list_entries(ctx, "grids") {
             ctx.check_cancelled()?;
             let Some(sources) = &sources else {
-                bail!("stage {} has `grids` but no `sources` input to take the source images from", ctx.stage());
+                bail!(
+                    "stage {} has `grids` but no `sources` input to take the source images from",
+                    ctx.stage()
+                );
             };
-            input
-                .output_grids
-                .push(output_grid(&stage, &dir, &banks, sources, params.grid_sources)?);
+            input.output_grids.push(output_grid(
+                &stage,
+                &dir,
+                &banks,
+                sources,
+                params.grid_sources,
+            )?);
         }
 
         input.settings.push((
@@ -244,8 +256,9 @@ fn read_training_run(stage: &str, dir: &Path, input: &mut ReportInput) -> anyhow
 
 fn read_safetensors_metadata(path: &Path) -> anyhow::Result<BTreeMap<String, String>> {
     let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
-    let (_, metadata) = safetensors::SafeTensors::read_metadata(&bytes)
-        .map_err(|error| anyhow::anyhow!("{} is not a safetensors file: {error}", path.display()))?;
+    let (_, metadata) = safetensors::SafeTensors::read_metadata(&bytes).map_err(|error| {
+        anyhow::anyhow!("{} is not a safetensors file: {error}", path.display())
+    })?;
     Ok(metadata
         .metadata()
         .clone()
@@ -277,13 +290,18 @@ fn read_loss_curves(run: &str, path: &Path) -> anyhow::Result<(LossCurves, Optio
                 iterations.extend(values.values().iter().copied());
                 continue;
             }
-            let values: Vec<f64> = if let Some(array) = column.as_any().downcast_ref::<Float32Array>() {
-                array.values().iter().map(|&value| f64::from(value)).collect()
-            } else if let Some(array) = column.as_any().downcast_ref::<Float64Array>() {
-                array.values().to_vec()
-            } else {
-                continue;
-            };
+            let values: Vec<f64> =
+                if let Some(array) = column.as_any().downcast_ref::<Float32Array>() {
+                    array
+                        .values()
+                        .iter()
+                        .map(|&value| f64::from(value))
+                        .collect()
+                } else if let Some(array) = column.as_any().downcast_ref::<Float64Array>() {
+                    array.values().to_vec()
+                } else {
+                    continue;
+                };
             match name {
                 "lr" => {}
                 "seconds" => seconds = values.last().copied().or(seconds),
@@ -399,9 +417,10 @@ fn output_grid(
     };
     let masks = bank_masks(bank_dir)?;
 
-    let first_mask_dir = dir.join(file_stem(masks.first().with_context(|| {
-        format!("the mask bank {} holds no mask", bank_dir.display())
-    })?));
+    let first_mask_dir =
+        dir.join(file_stem(masks.first().with_context(|| {
+            format!("the mask bank {} holds no mask", bank_dir.display())
+        })?));
     let mut translated = bank_masks(&first_mask_dir)?;
     translated.truncate(count);
     let stems: Vec<String> = translated.iter().map(|path| file_stem(path)).collect();

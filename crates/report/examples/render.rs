@@ -48,6 +48,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let centered_masks: Vec<PathBuf> = centered.iter().map(|(_, path)| path.clone()).collect();
     let input = ReportInput {
         title: "Mask CycleGAN reproduction (example with the paper's values)".into(),
+        compare_with_paper: true,
         fid: paper_fid_matrices().iter().map(perturbed).collect(),
         kid: paper_fid_matrices().iter().map(kid_like).collect(),
         settings: vec![

@@ -115,6 +115,7 @@ fn example_input(images: &Path) -> ReportInput {
     let cell = write_gray(&images.join("cell.png"), 180);
     ReportInput {
         title: "Test report".into(),
+        compare_with_paper: true,
         fid: paper_fid_matrices(),
         kid: vec![],
         settings: vec![("size".into(), "128".into())],
@@ -210,6 +211,30 @@ fn markdown_holds_four_matrices() {
     assert_eq!(markdown.matches("### Claim").count(), 5);
     assert_eq!(markdown.matches(": PASS").count(), 5);
     assert!(markdown.contains("figures/fid_centered-square_A_vs_paper.png"));
+}
+
+#[test]
+fn report_without_paper_skips_comparison() {
+    let dir = tempfile::tempdir().unwrap();
+    let images = dir.path().join("images");
+    std::fs::create_dir(&images).unwrap();
+    let out = dir.path().join("report");
+    let input = ReportInput {
+        compare_with_paper: false,
+        ..example_input(&images)
+    };
+    let summary = write_report(&input, &out).unwrap();
+    let markdown = std::fs::read_to_string(out.join("report.md")).unwrap();
+
+    assert!(summary.claims.is_empty());
+    assert!(markdown.contains("205.69"));
+    assert!(!markdown.contains("205.69 (205.69)"));
+    assert!(!markdown.contains("PASS"));
+    assert!(!markdown.contains("_vs_paper.png"));
+    assert!(markdown.contains("figures/fid_centered-square_A.png"));
+    assert!(!out
+        .join("figures/fid_centered-square_A_vs_paper.png")
+        .exists());
 }
 
 #[test]
