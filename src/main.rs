@@ -29,13 +29,14 @@ struct Cli {
 enum Command {
     /// Run the stages of targets (or all stages), reusing cached results.
     Run(commands::run::RunArgs),
-    /// Show whether each stage is fresh or stale, and why.
+    /// Show whether each stage is fresh or stale, and why; reads the cache without changing it.
     Status(commands::status::StatusArgs),
     /// Print the stage graph.
     Dag(commands::dag::DagArgs),
-    /// Remove from the cache what no pipeline file reaches.
+    /// Remove from the cache what no pipeline file reaches, including the resumable training
+    /// state (scratch) of stages not in those files.
     Gc(commands::gc::GcArgs),
-    /// Rehash every stored object and drop damaged entries.
+    /// Rehash every stored object; drop the records of damaged objects and unreadable records.
     Verify(commands::verify::VerifyArgs),
     /// Write a mask bank (PNG masks and masks.parquet) to a directory.
     Masks(commands::masks::MasksArgs),

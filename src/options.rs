@@ -46,6 +46,11 @@ impl CacheOptions {
     pub fn open(&self) -> anyhow::Result<dag::Store> {
         Ok(dag::Store::open(&self.cache)?)
     }
+
+    /// Opens the store without creating or changing anything in it.
+    pub fn open_read_only(&self) -> anyhow::Result<dag::Store> {
+        Ok(dag::Store::open_read_only(&self.cache)?)
+    }
 }
 
 /// Loads and validates a pipeline file with this build's stage kinds.

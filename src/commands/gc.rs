@@ -34,8 +34,12 @@ pub fn run(args: GcArgs) -> anyhow::Result<()> {
     let store = args.cache.open()?;
     let summary = dag::collect_garbage(&store, &pipelines)?;
     println!(
-        "kept {} runs; removed {} runs and {} objects ({} bytes)",
-        summary.records_kept, summary.records_removed, summary.objects_removed, summary.bytes_freed
+        "kept {} runs; removed {} runs, {} objects and {} scratch or tmp directories ({} bytes)",
+        summary.records_kept,
+        summary.records_removed,
+        summary.objects_removed,
+        summary.directories_removed,
+        summary.bytes_freed
     );
     Ok(())
 }

@@ -14,6 +14,13 @@ pub struct VerifyArgs {
 pub fn run(args: VerifyArgs) -> anyhow::Result<()> {
     let store = args.cache.open()?;
     let summary = dag::verify_store(&store)?;
+    for unreadable in &summary.unreadable {
+        println!(
+            "damaged: record {} removed: {}",
+            unreadable.path.display(),
+            unreadable.message
+        );
+    }
     for damaged in &summary.damaged {
         println!(
             "damaged: stage {} (key {}): {}",
@@ -26,12 +33,12 @@ pub fn run(args: VerifyArgs) -> anyhow::Result<()> {
         "verified {} runs, {} files; {} damaged",
         summary.records_checked,
         summary.files_checked,
-        summary.damaged.len()
+        summary.damaged.len() + summary.unreadable.len()
     );
-    if !summary.damaged.is_empty() {
+    if summary.found_damage() {
         anyhow::bail!(
-            "{} run(s) had damaged outputs and were dropped; the next `pipeline run` recomputes them",
-            summary.damaged.len()
+            "{} damaged record(s) were dropped; the next `pipeline run` recomputes their stages",
+            summary.damaged.len() + summary.unreadable.len()
         );
     }
     Ok(())

@@ -41,7 +41,7 @@ pub enum EngineError {
         path: PathBuf,
         source: std::io::Error,
     },
-    #[error("invalid run record {}: {message}; delete it to recompute the stage", path.display())]
+    #[error("invalid record {}: {message}; `pipeline verify` removes it", path.display())]
     Record { path: PathBuf, message: String },
     #[error("{0}")]
     Invalid(String),

@@ -111,21 +111,29 @@ pub fn key_parts(
     })
 }
 
-/// Returns the record of `key` if its objects are intact; a damaged record is removed.
+/// Returns the record of `key` if its objects are intact; a damaged or unreadable record is
+/// removed, so the stage runs again.
 pub fn fresh_record(store: &Store, key: &str) -> Result<Option<RunRecord>, EngineError> {
-    let Some(record) = store.read_record(key)? else {
-        return Ok(None);
+    let record = match store.read_record(key) {
+        Ok(Some(record)) => record,
+        Ok(None) => return Ok(None),
+        Err(EngineError::Record { path, message }) => {
+            store.drop_damaged_record(key)?;
+            tracing::warn!(record = %path.display(), %message, "unreadable run record removed; the stage runs again");
+            return Ok(None);
+        }
+        Err(error) => return Err(error),
     };
     match store.verify(&record, false)? {
         Verification::Intact => Ok(Some(record)),
         Verification::Damaged(paths) => {
+            store.drop_damaged_record(key)?;
             tracing::warn!(
                 stage = %record.stage,
                 key,
                 damaged = ?paths,
                 "output damaged; the stage runs again"
             );
-            store.remove_record(key)?;
             Ok(None)
         }
     }

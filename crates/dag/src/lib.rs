@@ -58,7 +58,9 @@ mod tree;
 pub use canonical::{canonical_json, normalize_numbers};
 pub use error::{EngineError, SpecError, SpecErrors};
 pub use execute::{execute, fresh_record, key_parts, ExecuteOptions, Outcome, StageError};
-pub use gc::{collect_garbage, verify_store, DamagedRecord, GcSummary, VerifySummary};
+pub use gc::{
+    collect_garbage, verify_store, DamagedRecord, GcSummary, RemovedRecordFile, VerifySummary,
+};
 pub use params::check_params;
 pub use position::Position;
 pub use progress::Progress;
@@ -68,5 +70,5 @@ pub use schedule::{run_pipeline, RunOptions, RunSummary};
 pub use spec::{LoadError, Override, Pipeline, Reference, Stage, StageInput};
 pub use stage::{Device, Input, InputSpec, Resources, StageContext, StageContextParts, StageKind};
 pub use status::{pipeline_status, StageStatus, StaleReason};
-pub use store::{AccessCounters, KeyLock, Store, Verification};
+pub use store::{AccessCounters, KeyLock, Store, StoredRecords, UnreadableRecord, Verification};
 pub use tree::{hash_tree, EntryKind, ManifestEntry};

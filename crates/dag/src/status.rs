@@ -10,7 +10,7 @@ use std::sync::Arc;
 
 use crate::error::EngineError;
 use crate::execute::key_parts;
-use crate::record::{KeyParts, RunRecord};
+use crate::record::{KeyParts, NameRecord, RunRecord};
 use crate::spec::Pipeline;
 use crate::store::{Store, Verification};
 
@@ -46,6 +46,12 @@ pub struct StageStatus {
     pub key: Option<String>,
 }
 
+/// What `names/<stage>.json` held.
+enum LastRun {
+    Known(Option<NameRecord>),
+    Unreadable,
+}
+
 /// Computes the status of each selected stage, in topological order.
 pub fn pipeline_status(
     store: &Store,
@@ -60,7 +66,12 @@ pub fn pipeline_status(
         if !selected[index] {
             continue;
         }
-        let last_run = store.read_name(&stage.name)?;
+        // An unreadable name record only loses the reason; it is no reason to fail.
+        let last_run = match store.read_name(&stage.name) {
+            Ok(last_run) => LastRun::Known(last_run),
+            Err(EngineError::Record { .. }) => LastRun::Unreadable,
+            Err(error) => return Err(error),
+        };
         let stale_input = stage
             .inputs
             .iter()
@@ -69,24 +80,29 @@ pub fn pipeline_status(
 
         let (reason, key) = if let Some(upstream) = stale_input {
             let reason = match last_run {
-                None => StaleReason::NeverRun,
-                Some(_) => StaleReason::InputChanged(pipeline.stages[upstream].name.clone()),
+                LastRun::Known(None) => StaleReason::NeverRun,
+                _ => StaleReason::InputChanged(pipeline.stages[upstream].name.clone()),
             };
             (Some(reason), None)
         } else {
             let parts = key_parts(pipeline, index, &records).map_err(EngineError::Invalid)?;
             let key = parts.key();
-            let reason = match store.read_record(&key)? {
-                Some(record) => match store.verify(&record, false)? {
+            // Status only reads: damage is reported here and repaired by `run` or `verify`.
+            let reason = match store.read_record(&key) {
+                Ok(Some(record)) => match store.check(&record, false)? {
                     Verification::Intact => {
                         records[index] = Some(Arc::new(record));
                         None
                     }
                     Verification::Damaged(_) => Some(StaleReason::OutputDamaged),
                 },
-                None => Some(match last_run {
-                    None => StaleReason::NeverRun,
-                    Some(last) => compare(&last.parts, &parts),
+                Err(EngineError::Record { .. }) => Some(StaleReason::OutputDamaged),
+                Err(error) => return Err(error),
+                Ok(None) if store.was_damaged(&key) => Some(StaleReason::OutputDamaged),
+                Ok(None) => Some(match last_run {
+                    LastRun::Known(None) => StaleReason::NeverRun,
+                    LastRun::Known(Some(last)) => compare(&last.parts, &parts),
+                    LastRun::Unreadable => StaleReason::OutputDamaged,
                 }),
             };
             (reason, Some(key))
@@ -120,8 +136,8 @@ fn compare(last: &KeyParts, current: &KeyParts) -> StaleReason {
             return StaleReason::InputChanged(stage.unwrap_or_else(|| name.clone()));
         }
     }
-    // Same parts, no record: the record was dropped as damaged (or collected).
-    StaleReason::OutputDamaged
+    // Same parts, no record and no damage marker: the record was collected or deleted.
+    StaleReason::NeverRun
 }
 
 fn changed_param(before: &serde_json::Value, now: &serde_json::Value) -> Option<String> {

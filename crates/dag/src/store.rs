@@ -18,6 +18,9 @@
 //! whose size and modification time match those recorded is taken as intact without reading
 //! it (so a no-op run only stats files); anything else is rehashed, and a mismatch deletes the
 //! object and the record, so the producing stage runs again and no consumer sees bad bytes.
+//! A record dropped as damaged leaves `runs/<key>.damaged` behind, so status can tell
+//! `output damaged` from `never run`. A record or name record that cannot be parsed is damage
+//! too: runs and `verify` remove it, `status` only reports it.
 
 use std::fs;
 use std::io::Write;
@@ -58,6 +61,20 @@ impl Drop for KeyLock {
     }
 }
 
+/// A record file under `runs/` that could not be parsed.
+#[derive(Debug, Clone)]
+pub struct UnreadableRecord {
+    pub path: PathBuf,
+    pub message: String,
+}
+
+/// Every record in the store, and the record files that could not be parsed.
+#[derive(Debug, Default)]
+pub struct StoredRecords {
+    pub records: Vec<RunRecord>,
+    pub unreadable: Vec<UnreadableRecord>,
+}
+
 /// Result of checking one record's objects.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Verification {
@@ -78,6 +95,22 @@ impl Store {
         // Stages run with their output directory as working directory, so every path handed
         // to them must be absolute.
         let root = fs::canonicalize(root).map_err(EngineError::io("resolve", root))?;
+        Ok(Self {
+            root,
+            counters: Arc::default(),
+        })
+    }
+
+    /// Opens the store at `root` for reading only: nothing is created, and a missing `root`
+    /// reads as an empty store.
+    pub fn open_read_only(root: &Path) -> Result<Self, EngineError> {
+        let root = match fs::canonicalize(root) {
+            Ok(root) => root,
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => {
+                std::path::absolute(root).map_err(EngineError::io("resolve", root))?
+            }
+            Err(error) => return Err(EngineError::io("resolve", root)(error)),
+        };
         Ok(Self {
             root,
             counters: Arc::default(),
@@ -115,6 +148,16 @@ impl Store {
         self.root.join("names").join(format!("{stage}.json"))
     }
 
+    /// The marker a record dropped as damaged leaves behind.
+    pub fn damaged_marker_path(&self, key: &str) -> PathBuf {
+        self.root.join("runs").join(format!("{key}.damaged"))
+    }
+
+    /// Returns whether the record of `key` was dropped as damaged and not written again since.
+    pub fn was_damaged(&self, key: &str) -> bool {
+        self.damaged_marker_path(key).exists()
+    }
+
     /// Creates a fresh, empty directory under `tmp/`.
     pub fn create_tmp_dir(&self, label: &str) -> Result<PathBuf, EngineError> {
         let tmp = self.root.join("tmp");
@@ -140,7 +183,8 @@ impl Store {
         Ok(KeyLock { file })
     }
 
-    /// Reads the record of `key`, if there is one.
+    /// Reads the record of `key`, if there is one. A record that cannot be parsed is an
+    /// [`EngineError::Record`].
     pub fn read_record(&self, key: &str) -> Result<Option<RunRecord>, EngineError> {
         self.counters.records_read.fetch_add(1, Ordering::Relaxed);
         read_json(&self.record_path(key))
@@ -157,18 +201,33 @@ impl Store {
 
     /// Writes `record` atomically: temp file, fsync, rename.
     pub fn write_record(&self, record: &RunRecord) -> Result<(), EngineError> {
-        write_json_atomically(&self.record_path(&record.key), record)
+        write_json_atomically(&self.record_path(&record.key), record)?;
+        remove_file_if_present(&self.damaged_marker_path(&record.key))
+    }
+
+    /// Removes the record of `key` as damaged, leaving the marker status reads.
+    pub fn drop_damaged_record(&self, key: &str) -> Result<(), EngineError> {
+        self.remove_record(key)?;
+        let marker = self.damaged_marker_path(key);
+        fs::write(&marker, b"").map_err(EngineError::io("write", &marker))
+    }
+
+    /// Drops, as damaged, every record whose output contains the object `digest`, and returns
+    /// their stage names.
+    pub fn drop_records_referencing(&self, digest: &str) -> Result<Vec<String>, EngineError> {
+        let mut stages = Vec::new();
+        for record in self.records()?.records {
+            if record.files().any(|entry| entry.digest == digest) {
+                self.drop_damaged_record(&record.key)?;
+                stages.push(record.stage);
+            }
+        }
+        Ok(stages)
     }
 
     /// Removes a record (its objects stay until `gc`).
     pub fn remove_record(&self, key: &str) -> Result<(), EngineError> {
-        let path = self.record_path(key);
-        match fs::remove_file(&path) {
-            Err(error) if error.kind() != std::io::ErrorKind::NotFound => {
-                Err(EngineError::io("remove", &path)(error))
-            }
-            _ => Ok(()),
-        }
+        remove_file_if_present(&self.record_path(key))
     }
 
     /// Hashes the tree at `out_dir` and moves its files into `objects/`, returning the
@@ -196,40 +255,93 @@ impl Store {
         Ok(manifest)
     }
 
-    /// Checks every object of `record`; `rehash` reads each one even if its size and
-    /// modification time match. Damaged objects are deleted.
-    pub fn verify(&self, record: &RunRecord, rehash: bool) -> Result<Verification, EngineError> {
-        let mut damaged = Vec::new();
-        for entry in record.files() {
-            let object = self.object_path(&entry.digest);
-            self.counters.objects_stated.fetch_add(1, Ordering::Relaxed);
-            let Ok(metadata) = fs::metadata(&object) else {
-                damaged.push(entry.path.clone());
-                continue;
-            };
-            let unchanged =
-                metadata.len() == entry.size && mtime_of(&metadata) == Some(entry.mtime_ns);
-            if unchanged && !rehash {
-                continue;
-            }
-            self.counters.objects_hashed.fetch_add(1, Ordering::Relaxed);
-            if hex(&hash_file(&object)?) != entry.digest {
-                tracing::warn!(
-                    object = %object.display(),
-                    stage = %record.stage,
-                    "damaged object removed"
-                );
-                // Readable-only files can still be removed; the directory is writable.
-                fs::remove_file(&object)
-                    .map_err(EngineError::io("remove damaged object", &object))?;
-                damaged.push(entry.path.clone());
-            }
-        }
+    /// Checks every object of `record` without changing the store; `rehash` reads each one
+    /// even if its size and modification time match. An object that is missing, is not a
+    /// regular file or does not match its digest is damaged.
+    pub fn check(&self, record: &RunRecord, rehash: bool) -> Result<Verification, EngineError> {
+        let damaged: Vec<String> = self
+            .damaged_files(record, rehash)?
+            .into_iter()
+            .map(|entry| entry.path.clone())
+            .collect();
         if damaged.is_empty() {
             Ok(Verification::Intact)
         } else {
             Ok(Verification::Damaged(damaged))
         }
+    }
+
+    /// Checks every object of `record` like [`Store::check`] and deletes the damaged ones.
+    pub fn verify(&self, record: &RunRecord, rehash: bool) -> Result<Verification, EngineError> {
+        let damaged = self.damaged_files(record, rehash)?;
+        for entry in &damaged {
+            self.remove_object(&entry.digest)?;
+            tracing::warn!(
+                object = %self.object_path(&entry.digest).display(),
+                stage = %record.stage,
+                path = %entry.path,
+                "damaged object removed"
+            );
+        }
+        if damaged.is_empty() {
+            Ok(Verification::Intact)
+        } else {
+            Ok(Verification::Damaged(
+                damaged
+                    .into_iter()
+                    .map(|entry| entry.path.clone())
+                    .collect(),
+            ))
+        }
+    }
+
+    /// Removes the object `digest`, whatever it has become (a file or a directory).
+    pub fn remove_object(&self, digest: &str) -> Result<(), EngineError> {
+        let object = self.object_path(digest);
+        let removed = match fs::symlink_metadata(&object) {
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+            Err(error) => Err(error),
+            // Read-only files can still be removed, because the directory is writable.
+            Ok(metadata) if metadata.is_dir() => fs::remove_dir_all(&object),
+            Ok(_) => fs::remove_file(&object),
+        };
+        removed.map_err(EngineError::io("remove damaged object", &object))
+    }
+
+    fn damaged_files<'a>(
+        &self,
+        record: &'a RunRecord,
+        rehash: bool,
+    ) -> Result<Vec<&'a ManifestEntry>, EngineError> {
+        let mut damaged = Vec::new();
+        for entry in record.files() {
+            if !self.object_is_intact(entry, rehash)? {
+                damaged.push(entry);
+            }
+        }
+        Ok(damaged)
+    }
+
+    /// Returns whether the object of a file entry exists and holds the entry's bytes.
+    pub fn object_is_intact(
+        &self,
+        entry: &ManifestEntry,
+        rehash: bool,
+    ) -> Result<bool, EngineError> {
+        let object = self.object_path(&entry.digest);
+        self.counters.objects_stated.fetch_add(1, Ordering::Relaxed);
+        let Ok(metadata) = fs::symlink_metadata(&object) else {
+            return Ok(false);
+        };
+        if !metadata.is_file() {
+            return Ok(false);
+        }
+        let unchanged = metadata.len() == entry.size && mtime_of(&metadata) == Some(entry.mtime_ns);
+        if unchanged && !rehash {
+            return Ok(true);
+        }
+        self.counters.objects_hashed.fetch_add(1, Ordering::Relaxed);
+        Ok(hex(&hash_file(&object)?) == entry.digest)
     }
 
     /// Builds a read-only view of `record`'s output tree at `dest` from hard links to the
@@ -257,23 +369,43 @@ impl Store {
         Ok(())
     }
 
-    /// Reads every record in the store.
-    pub fn records(&self) -> Result<Vec<RunRecord>, EngineError> {
+    /// Reads every record in the store; files that cannot be parsed are listed apart.
+    pub fn records(&self) -> Result<StoredRecords, EngineError> {
         let runs = self.root.join("runs");
-        let mut records = Vec::new();
-        for entry in fs::read_dir(&runs).map_err(EngineError::io("read", &runs))? {
+        let mut stored = StoredRecords::default();
+        let entries = match fs::read_dir(&runs) {
+            Ok(entries) => entries,
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(stored),
+            Err(error) => return Err(EngineError::io("read", &runs)(error)),
+        };
+        for entry in entries {
             let path = entry.map_err(EngineError::io("read", &runs))?.path();
-            if path
-                .extension()
-                .is_some_and(|extension| extension == "json")
-            {
-                if let Some(record) = read_json::<RunRecord>(&path)? {
-                    records.push(record);
+            if path.extension().is_none_or(|extension| extension != "json") {
+                continue;
+            }
+            match read_json::<RunRecord>(&path) {
+                Ok(Some(record)) => stored.records.push(record),
+                Ok(None) => {}
+                Err(EngineError::Record { path, message }) => {
+                    stored.unreadable.push(UnreadableRecord { path, message })
                 }
+                Err(error) => return Err(error),
             }
         }
-        records.sort_by(|first, second| first.stage.cmp(&second.stage));
-        Ok(records)
+        stored
+            .records
+            .sort_by(|first, second| first.stage.cmp(&second.stage));
+        Ok(stored)
+    }
+}
+
+/// Removes the file at `path`; a file that is already gone is fine.
+pub fn remove_file_if_present(path: &Path) -> Result<(), EngineError> {
+    match fs::remove_file(path) {
+        Err(error) if error.kind() != std::io::ErrorKind::NotFound => {
+            Err(EngineError::io("remove", path)(error))
+        }
+        _ => Ok(()),
     }
 }
 
