@@ -240,10 +240,7 @@ fn pipeline_run_bank_equals_cli() {
 fn round_bank_follows_radii_order() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("round");
-    // --count applies to the random schemes only.
-    let flags = [
-        "--scheme", "round", "--size", "64", "--radii", "0.9,0.3", "--count", "5",
-    ];
+    let flags = ["--scheme", "round", "--size", "64", "--radii", "0.9,0.3"];
     pipeline_masks(&out, &flags);
     let names: Vec<String> = directory_bytes(&out).into_keys().collect();
     assert_eq!(names, ["mask_0000.png", "mask_0001.png", "masks.parquet"]);
@@ -340,4 +337,126 @@ fn bad_flags_exit_2() {
         assert!(!stderr.contains("panicked"), "{flags:?}: {stderr}");
         assert!(!dir.path().join("out").exists(), "{flags:?} wrote a bank");
     }
+}
+
+/// Runs `pipeline masks` with `flags` and an `--out` that must stay unwritten; returns the
+/// exit code and stderr.
+fn rejected_masks(flags: &[&str]) -> (Option<i32>, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    let output = Command::new(env!("CARGO_BIN_EXE_pipeline"))
+        .arg("masks")
+        .args(flags)
+        .arg("--out")
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert!(!out.exists(), "{flags:?} wrote a bank");
+    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+    (output.status.code(), stderr)
+}
+
+#[test]
+fn huge_size_exits_2_naming_limit() {
+    let (code, stderr) = rejected_masks(&["--scheme", "centered-square", "--size", "4000000000"]);
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert!(stderr.contains("--size must be at most 8192"), "{stderr}");
+}
+
+#[test]
+fn bad_values_name_the_flag() {
+    let cases: [(&[&str], &str); 6] = [
+        (&["--scheme", "round", "--size", "0"], "--size "),
+        (
+            &[
+                "--scheme",
+                "multi-rectangles",
+                "--size",
+                "32",
+                "--count",
+                "0",
+            ],
+            "--count ",
+        ),
+        (
+            &[
+                "--scheme",
+                "multi-rectangles",
+                "--size",
+                "32",
+                "--min-area",
+                "3",
+            ],
+            "--min-area ",
+        ),
+        (
+            &[
+                "--scheme",
+                "multi-rectangles",
+                "--size",
+                "32",
+                "--max-rects",
+                "1",
+            ],
+            "--max-rects ",
+        ),
+        (
+            &[
+                "--scheme",
+                "binary-attention",
+                "--size",
+                "32",
+                "--threshold",
+                "2",
+            ],
+            "--maps ",
+        ),
+        (
+            &[
+                "--scheme",
+                "round",
+                "--size",
+                "32",
+                "--full-probability",
+                "0.5",
+            ],
+            "--full-probability ",
+        ),
+    ];
+    for (flags, flag) in cases {
+        let (code, stderr) = rejected_masks(flags);
+        assert_eq!(code, Some(2), "{flags:?}: {stderr}");
+        assert!(stderr.contains(flag), "{flags:?}: {stderr}");
+        assert!(!stderr.contains('_'), "{flags:?} names a param: {stderr}");
+    }
+}
+
+#[test]
+fn count_and_seed_rejected_for_fixed_schemes() {
+    for (scheme, flag) in [("centered-square", "--count"), ("round", "--seed")] {
+        let (code, stderr) = rejected_masks(&["--scheme", scheme, "--size", "32", flag, "3"]);
+        assert_eq!(code, Some(2), "{scheme} {flag}: {stderr}");
+        assert!(
+            stderr.contains(&format!("{flag} applies only to scheme multi-rectangles")),
+            "{scheme} {flag}: {stderr}"
+        );
+    }
+}
+
+#[test]
+fn stage_size_error_names_size() {
+    let dir = tempfile::tempdir().unwrap();
+    let spec = "stages:\n  masks:\n    kind: mask-bank\n    \
+                params: {scheme: centered-square, size: 0}\n";
+    std::fs::write(dir.path().join("pipeline.yaml"), spec).unwrap();
+    let output = Command::new(env!("CARGO_BIN_EXE_pipeline"))
+        .args(["run", "--cache", "cache", "--jobs", "1"])
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("`size` must be at least 1"), "{stderr}");
+    assert!(!stderr.contains("`scheme`"), "{stderr}");
 }

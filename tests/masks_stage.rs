@@ -75,3 +75,25 @@ fn attention_without_input_fails() {
     let error = MaskBank.run(&mut context).unwrap_err().to_string();
     assert!(error.contains("no input `maps`"), "{error}");
 }
+
+#[test]
+fn check_params_rejects_empty_bank() {
+    let cases = [
+        (
+            serde_json::json!({"scheme": "multi-rectangles", "size": 64, "count": 0}),
+            "`count` must be at least 1",
+        ),
+        (
+            serde_json::json!({"scheme": "centered-square", "size": 64, "scales": []}),
+            "`scales` needs at least one value",
+        ),
+        (
+            serde_json::json!({"scheme": "round", "size": 64, "radii": []}),
+            "`radii` needs at least one value",
+        ),
+    ];
+    for (params, expected) in cases {
+        let error = MaskBank.check_params(&params).unwrap_err();
+        assert!(error.contains(expected), "{params}: {error}");
+    }
+}

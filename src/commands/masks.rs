@@ -5,7 +5,7 @@
 
 use std::path::PathBuf;
 
-use stages::mask_bank::{write_bank, MaskBankParams, Preset, Scheme};
+use stages::mask_bank::{write_bank, MaskBankParams, MaskError, Preset, Scheme};
 
 use crate::exit::InvalidInput;
 
@@ -15,13 +15,13 @@ pub struct MasksArgs {
     /// Mask scheme: centered-square, multi-rectangles, round or binary-attention.
     #[arg(long)]
     pub scheme: Scheme,
-    /// Side of every mask, in pixels.
+    /// Side of every mask, in pixels, 1 to 8192.
     #[arg(long)]
     pub size: u32,
-    /// Number of masks of a multi-rectangles bank [default: 100].
+    /// Number of masks, at least 1 (multi-rectangles only; other schemes reject it) [default: 100].
     #[arg(long)]
     pub count: Option<u32>,
-    /// Seed of the multi-rectangle draws [default: 0].
+    /// Seed of the multi-rectangle draws (multi-rectangles only; other schemes reject it) [default: 0].
     #[arg(long)]
     pub seed: Option<u64>,
     /// Centered-square scales, one mask each, in this order [default: 0.5,0.8,1.0].
@@ -63,6 +63,26 @@ pub struct MasksArgs {
 }
 
 impl MasksArgs {
+    /// Rejects `--count` and `--seed` for the schemes that ignore them. A stage accepts them
+    /// for every scheme, so that one set of params can expand over several schemes in a
+    /// matrix, but on the command line they can only be a mistake.
+    fn reject_ignored_flags(&self) -> Result<(), InvalidInput> {
+        if self.scheme == Scheme::MultiRectangles {
+            return Ok(());
+        }
+        let given = [
+            ("--count", self.count.is_some()),
+            ("--seed", self.seed.is_some()),
+        ];
+        match given.into_iter().find(|(_, is_given)| *is_given) {
+            Some((flag, _)) => Err(InvalidInput(format!(
+                "{flag} applies only to scheme multi-rectangles, not {}; remove it",
+                self.scheme.name()
+            ))),
+            None => Ok(()),
+        }
+    }
+
     /// The stage params these flags stand for.
     pub fn params(&self) -> MaskBankParams {
         let mut params = MaskBankParams::new(self.scheme, self.size);
@@ -90,10 +110,9 @@ impl MasksArgs {
 /// Writes the bank and prints where it went. Flags that no bank can use (a foreign flag, a
 /// scale outside [0, 1], binary-attention without `--maps`) are bad usage (exit code 2).
 pub fn run(args: MasksArgs) -> anyhow::Result<()> {
+    args.reject_ignored_flags()?;
     let params = args.params();
-    params
-        .validate()
-        .map_err(|error| InvalidInput(error.to_string()))?;
+    params.validate().map_err(flag_error)?;
     let bank = write_bank(&params, &args.out)?;
     println!(
         "{} {} masks written to {}",
@@ -102,4 +121,15 @@ pub fn run(args: MasksArgs) -> anyhow::Result<()> {
         args.out.display()
     );
     Ok(())
+}
+
+/// Turns a params error into a bad-usage error that names the flag (`--min-area`) rather
+/// than the param (`min_area`).
+fn flag_error(error: MaskError) -> InvalidInput {
+    match error {
+        MaskError::InvalidParam { param, reason } => {
+            InvalidInput(format!("--{} {reason}", param.replace('_', "-")))
+        }
+        other => InvalidInput(other.to_string()),
+    }
 }

@@ -59,6 +59,9 @@ pub const DEFAULT_SCALES: [f64; 3] = [0.5, 0.8, 1.0];
 pub const DEFAULT_RADII: [f64; 3] = [0.3, 0.6, 0.9];
 /// Default attention threshold, as a fraction of 255.
 pub const DEFAULT_THRESHOLD: f64 = 0.5;
+/// Largest mask side, in pixels. A bank keeps every mask in memory at one byte a pixel, so
+/// the bound keeps a bank of the default 100 masks under 7 GB.
+pub const MAX_SIZE: u32 = 8192;
 
 /// Everything that decides a bank's bytes.
 ///
@@ -143,7 +146,19 @@ impl BankParams {
     /// Checks every value against the scheme and the size.
     pub fn validate(&self) -> Result<(), MaskError> {
         if self.size == 0 {
-            return Err(MaskError::InvalidParams("size must be at least 1".into()));
+            return Err(MaskError::param("size", "must be at least 1"));
+        }
+        if self.size > MAX_SIZE {
+            return Err(MaskError::param(
+                "size",
+                format!("must be at most {MAX_SIZE} pixels, got {}", self.size),
+            ));
+        }
+        if self.count == 0 {
+            return Err(MaskError::param(
+                "count",
+                "must be at least 1, because a bank needs masks",
+            ));
         }
         self.reject_foreign_fields()?;
         match self.scheme {
@@ -152,15 +167,17 @@ impl BankParams {
             Scheme::MultiRectangles => self.multi_rectangles()?.check_size(self.size as usize),
             Scheme::BinaryAttention => {
                 if self.maps.is_none() {
-                    return Err(MaskError::InvalidParams(
-                        "binary-attention needs `maps`, a directory of attention map images".into(),
+                    return Err(MaskError::param(
+                        "maps",
+                        "is required by binary-attention: a directory of attention map images",
                     ));
                 }
                 let threshold = self.threshold();
                 if !(0.0..=1.0).contains(&threshold) {
-                    return Err(MaskError::InvalidParams(format!(
-                        "threshold must lie in [0, 1] (a fraction of 255), got {threshold}"
-                    )));
+                    return Err(MaskError::param(
+                        "threshold",
+                        format!("must lie in [0, 1] (a fraction of 255), got {threshold}"),
+                    ));
                 }
                 Ok(())
             }
@@ -230,27 +247,29 @@ impl BankParams {
         ];
         for (name, is_given, owner) in given {
             if is_given && owner != self.scheme {
-                return Err(MaskError::InvalidParams(format!(
-                    "`{name}` applies only to scheme {}, not {}; remove it",
-                    owner.name(),
-                    self.scheme.name()
-                )));
+                return Err(MaskError::param(
+                    name,
+                    format!(
+                        "applies only to scheme {}, not {}; remove it",
+                        owner.name(),
+                        self.scheme.name()
+                    ),
+                ));
             }
         }
         Ok(())
     }
 }
 
-fn check_fractions(name: &str, values: &[f64], max: f64) -> Result<(), MaskError> {
+fn check_fractions(name: &'static str, values: &[f64], max: f64) -> Result<(), MaskError> {
     if values.is_empty() {
-        return Err(MaskError::InvalidParams(format!(
-            "`{name}` needs at least one value"
-        )));
+        return Err(MaskError::param(name, "needs at least one value"));
     }
     if let Some(value) = values.iter().find(|&&value| !(value > 0.0 && value <= max)) {
-        return Err(MaskError::InvalidParams(format!(
-            "every value of `{name}` must lie in (0, {max}], got {value}"
-        )));
+        return Err(MaskError::param(
+            name,
+            format!("values must lie in (0, {max}], got {value}"),
+        ));
     }
     Ok(())
 }

@@ -5,9 +5,15 @@ use std::path::PathBuf;
 /// Everything that can fail while building, reading or writing masks.
 #[derive(Debug, thiserror::Error)]
 pub enum MaskError {
-    /// A parameter is out of range or does not apply to the chosen scheme.
+    /// Values that no mask can be built from, not tied to one bank parameter.
     #[error("invalid mask parameters: {0}")]
     InvalidParams(String),
+
+    /// A bank parameter is out of range or does not apply to the chosen scheme. `reason`
+    /// follows the name, so that the stage can print `` `min_area` `` and the command line
+    /// `--min-area` before it.
+    #[error("`{param}` {reason}")]
+    InvalidParam { param: &'static str, reason: String },
 
     /// Reading or writing a file failed.
     #[error("failed to access {path}: {source}")]
@@ -33,6 +39,13 @@ pub enum MaskError {
 }
 
 impl MaskError {
+    pub(crate) fn param(param: &'static str, reason: impl Into<String>) -> Self {
+        MaskError::InvalidParam {
+            param,
+            reason: reason.into(),
+        }
+    }
+
     pub(crate) fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
         MaskError::Io {
             path: path.into(),

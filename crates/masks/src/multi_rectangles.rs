@@ -102,7 +102,7 @@ impl MultiRectanglesParams {
             max_side: self.max_side.unwrap_or(1.0),
             full_probability: self.full_probability.unwrap_or(full_probability),
         };
-        resolved.validate()?;
+        resolved.validate(self)?;
         Ok(resolved)
     }
 }
@@ -151,36 +151,51 @@ pub struct RectanglesSample {
 }
 
 impl MultiRectangles {
-    fn validate(&self) -> Result<(), MaskError> {
-        let invalid = |message: String| Err(MaskError::InvalidParams(message));
+    /// Checks the ranges. When the two rectangle-count bounds contradict each other, the
+    /// error names `max_rects` if `written` sets it and `min_rects` otherwise.
+    fn validate(&self, written: &MultiRectanglesParams) -> Result<(), MaskError> {
         if self.min_rects >= self.max_rects {
-            return invalid(format!(
-                "min_rects ({}) must be below max_rects ({}), which is exclusive",
-                self.min_rects, self.max_rects
-            ));
+            let (min, max) = (self.min_rects, self.max_rects);
+            return Err(if written.max_rects.is_some() {
+                MaskError::param(
+                    "max_rects",
+                    format!(
+                        "must exceed the minimum rectangle count {min}, because it is \
+                         exclusive; got {max}"
+                    ),
+                )
+            } else {
+                MaskError::param(
+                    "min_rects",
+                    format!("must be below the exclusive maximum rectangle count {max}, got {min}"),
+                )
+            });
         }
         if !(self.min_side > 0.0 && self.min_side < 1.0) {
-            return invalid(format!(
-                "min_side must lie in (0, 1), got {}",
-                self.min_side
+            return Err(MaskError::param(
+                "min_side",
+                format!("must lie in (0, 1), got {}", self.min_side),
             ));
         }
         if !(self.max_side > self.min_side && self.max_side <= 1.0) {
-            return invalid(format!(
-                "max_side must lie in (min_side, 1], got {} with min_side {}",
-                self.max_side, self.min_side
+            return Err(MaskError::param(
+                "max_side",
+                format!(
+                    "must lie in (minimum side {}, 1], got {}",
+                    self.min_side, self.max_side
+                ),
             ));
         }
         if !(0.0..=1.0).contains(&self.min_area) {
-            return invalid(format!(
-                "min_area must lie in [0, 1], got {}",
-                self.min_area
+            return Err(MaskError::param(
+                "min_area",
+                format!("must lie in [0, 1], got {}", self.min_area),
             ));
         }
         if !(0.0..=1.0).contains(&self.full_probability) {
-            return invalid(format!(
-                "full_probability must lie in [0, 1], got {}",
-                self.full_probability
+            return Err(MaskError::param(
+                "full_probability",
+                format!("must lie in [0, 1], got {}", self.full_probability),
             ));
         }
         Ok(())
@@ -192,11 +207,14 @@ impl MultiRectangles {
         let min_pixels = ceil_tolerant(self.min_side * n);
         let max_end = ceil_tolerant((self.max_side * n).min(n));
         if size == 0 || min_pixels >= max_end {
-            return Err(MaskError::InvalidParams(format!(
-                "no rectangle with sides between {} and {} of the size fits in {size} pixels; \
-                 raise max_side or the size",
-                self.min_side, self.max_side
-            )));
+            return Err(MaskError::param(
+                "size",
+                format!(
+                    "{size} leaves no room for a rectangle with sides between {} and {} of \
+                     the size; raise the size or the maximum side",
+                    self.min_side, self.max_side
+                ),
+            ));
         }
         Ok(())
     }
