@@ -147,6 +147,28 @@ fn publish_samples(scratch: &Path, out: &Path) -> Result<(), TrainError> {
     Ok(())
 }
 
+/// Restores a trainer and the loss history from the training state in the scratch folder.
+fn resume(
+    config: &RunConfig,
+    state_path: &Path,
+    history_path: &Path,
+    device: &Device,
+) -> Result<(Trainer, Progress, LossHistory), TrainError> {
+    let mut trainer = Trainer::new(config.trainer, device)?;
+    let progress = load_state(&mut trainer, config.size, config.seed, state_path, device)?;
+    let mut history = if history_path.is_file() {
+        LossHistory::read(history_path)?
+    } else {
+        LossHistory::default()
+    };
+    history.truncate_after(progress.iteration);
+    tracing::info!(
+        iteration = progress.iteration,
+        "resuming training from checkpoint"
+    );
+    Ok((trainer, progress, history))
+}
+
 /// Trains on `data`, drawing masks from `sampler` (`None`: plain CycleGAN), resuming from the
 /// state in `paths.scratch_dir` when there is one.
 pub fn train(
@@ -170,27 +192,35 @@ pub fn train(
     let state_path = paths.scratch_dir.join(STATE_FILE);
     let history_path = paths.scratch_dir.join(HISTORY_FILE);
 
-    let mut trainer = Trainer::new(config.trainer, device)?;
-    let (start, mut history) = if state_path.is_file() {
-        let progress = load_state(&mut trainer, config.size, config.seed, &state_path, device)?;
-        let mut history = if history_path.is_file() {
-            LossHistory::read(&history_path)?
-        } else {
-            LossHistory::default()
-        };
-        history.truncate_after(progress.iteration);
-        tracing::info!(
-            iteration = progress.iteration,
-            "resuming training from checkpoint"
-        );
-        (progress, history)
+    let resumed = if state_path.is_file() {
+        match resume(config, &state_path, &history_path, device) {
+            Ok(resumed) => Some(resumed),
+            Err(error) => {
+                // A damaged state would otherwise fail every attempt of this stage key, and
+                // the next checkpoint replaces the file anyway.
+                tracing::warn!(
+                    path = %state_path.display(),
+                    %error,
+                    "cannot resume from the training state; training starts over from \
+                     iteration 0"
+                );
+                None
+            }
+        }
     } else {
-        init_weights(&trainer.networks.varmap, config.seed)?;
-        let start = Progress {
-            iteration: 0,
-            seconds: 0.0,
-        };
-        (start, LossHistory::default())
+        None
+    };
+    let (mut trainer, start, mut history) = match resumed {
+        Some(resumed) => resumed,
+        None => {
+            let trainer = Trainer::new(config.trainer, device)?;
+            init_weights(&trainer.networks.varmap, config.seed)?;
+            let start = Progress {
+                iteration: 0,
+                seconds: 0.0,
+            };
+            (trainer, start, LossHistory::default())
+        }
     };
 
     let iterations_per_epoch = config

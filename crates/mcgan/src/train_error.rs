@@ -32,8 +32,9 @@ pub enum TrainError {
         message: String,
     },
 
-    /// A training checkpoint is unreadable or belongs to another configuration.
-    #[error("checkpoint {path}: {message}; delete it to start the run over")]
+    /// A training state file is unreadable or belongs to another configuration. A run that
+    /// meets one logs a warning and starts over from iteration 0.
+    #[error("training state {path}: {message}")]
     Checkpoint {
         /// The checkpoint file.
         path: PathBuf,

@@ -1,12 +1,12 @@
 //! The files a short training run writes on real horse2zebra images at 32x32: byte-identical
-//! checkpoints from identical runs.
+//! checkpoints from identical runs, and a fresh start over a damaged training state.
 
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use candle_core::{DType, Device};
 use masks::{MaskSampler, SamplerConfig};
-use mcgan::run::{CHECKPOINT_FILE, HISTORY_FILE};
+use mcgan::run::{CHECKPOINT_FILE, HISTORY_FILE, STATE_FILE};
 use mcgan::{
     train, DiscriminatorConfig, DiscriminatorVariant, GeneratorConfig, LossHistory, LossWeights,
     RunConfig, RunHooks, RunPaths, RunSummary, TrainError, TrainerConfig, UnalignedDataset,
@@ -142,4 +142,30 @@ fn identical_runs_write_identical_checkpoints() {
             .collect()
     };
     assert_eq!(losses(&first), losses(&second));
+}
+
+#[test]
+fn damaged_state_restarts_from_iteration_0() {
+    let work = tempfile::tempdir().unwrap();
+    let Some(data) = open_dataset(work.path()) else {
+        return;
+    };
+    let first = run_paths(work.path(), "first");
+    run(&data, &first).unwrap();
+    let state = first.scratch_dir.join(STATE_FILE);
+    let bytes = std::fs::read(&state).unwrap();
+    std::fs::write(&state, &bytes[..5]).unwrap();
+
+    let again = RunPaths {
+        out_dir: work.path().join("again"),
+        ..first.clone()
+    };
+    let summary = run(&data, &again).unwrap();
+    assert_eq!(summary.resumed_from, 0);
+    assert_eq!(summary.iterations, 6);
+    let expected = std::fs::read(first.out_dir.join(CHECKPOINT_FILE)).unwrap();
+    let actual = std::fs::read(again.out_dir.join(CHECKPOINT_FILE)).unwrap();
+    assert!(expected == actual, "the rerun's checkpoint differs");
+    // The state file was replaced by a readable one.
+    assert!(mcgan::checkpoint::read_header(&state).is_ok());
 }
