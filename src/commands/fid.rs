@@ -8,7 +8,9 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 use fid::pairwise::{drop_last_batch, FidParams};
-use fid::{frechet_distance, kid, FeatureTable, Statistics};
+use fid::{
+    frechet_distance, frechet_distance_with_rows, kid, CenteredRows, FeatureTable, Statistics,
+};
 use inception::Preprocess;
 use stages::features::{candle_device, extract_folder, FeaturesParams};
 
@@ -127,7 +129,16 @@ pub fn run(args: FidArgs) -> anyhow::Result<()> {
 
     let a = load(first, &args, &params)?;
     let b = load(second, &args, &params)?;
-    let result = frechet_distance(&a.statistics()?, &b.statistics()?)?;
+    let (a_statistics, b_statistics) = (a.statistics()?, b.statistics()?);
+    let result = match (&a, &b) {
+        (Loaded::Features(a_table), Loaded::Features(b_table)) => frechet_distance_with_rows(
+            &a_statistics,
+            &CenteredRows::new(&a_table.features, &a_statistics),
+            &b_statistics,
+            &CenteredRows::new(&b_table.features, &b_statistics),
+        )?,
+        _ => frechet_distance(&a_statistics, &b_statistics)?,
+    };
     if result.eps_offset_used {
         eprintln!(
             "note: the eigendecomposition failed, so 1e-6 was added to the covariance diagonals"

@@ -19,6 +19,9 @@ mod statistics;
 
 pub use error::{FidError, Result};
 pub use feature_table::FeatureTable;
-pub use frechet::{frechet_distance, trace_sqrt_product, FrechetResult, EPS_OFFSET};
+pub use frechet::{
+    frechet_distance, frechet_distance_with_rows, trace_sqrt_product, CenteredRows, FrechetResult,
+    EPS_OFFSET,
+};
 pub use kid::{kid, KidResult};
 pub use statistics::Statistics;

@@ -19,7 +19,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{FidError, Result};
 use crate::feature_table::FeatureTable;
-use crate::frechet::frechet_distance;
+use crate::frechet::{frechet_distance_with_rows, CenteredRows};
 use crate::kid::kid;
 use crate::statistics::Statistics;
 
@@ -166,12 +166,18 @@ pub fn compare_pairs(sets: Vec<LabelledFeatures>, params: &FidParams) -> Result<
             })
         })
         .collect::<Result<Vec<_>>>()?;
+    let rows: Vec<CenteredRows> = sets
+        .iter()
+        .zip(&statistics)
+        .map(|(set, statistics)| CenteredRows::new(&set.table.features, statistics))
+        .collect();
 
     pairs
         .into_iter()
         .map(|(i, j)| {
             let (a, b) = (&sets[i], &sets[j]);
-            let frechet = frechet_distance(&statistics[i], &statistics[j])?;
+            let frechet =
+                frechet_distance_with_rows(&statistics[i], &rows[i], &statistics[j], &rows[j])?;
             let kid_result = if params.kid {
                 Some(kid(
                     &a.table.features,

@@ -2,7 +2,7 @@
 //! every sample count, and diagonal covariances follow the closed form.
 
 use faer::Mat;
-use fid::{frechet_distance, kid, Statistics};
+use fid::{frechet_distance, frechet_distance_with_rows, kid, CenteredRows, Statistics};
 use proptest::prelude::*;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -52,6 +52,42 @@ fn identical_sets_give_zero_at_2048() {
         "{}",
         result.value
     );
+}
+
+#[test]
+fn rows_route_matches_covariance_route() {
+    let dim = 128;
+    for (rows_a, rows_b) in [
+        (2, 2),
+        (10, 40),
+        (40, 10),
+        (120, 300),
+        (127, 128),
+        (300, 200),
+    ] {
+        let x = random_features(rows_a, dim, 11);
+        let y: Vec<f32> = random_features(rows_b, dim, 12)
+            .iter()
+            .enumerate()
+            .map(|(i, value)| value * 1.3 + (i % dim) as f32 * 0.01)
+            .collect();
+        let a = Statistics::from_features(&x, dim).unwrap();
+        let b = Statistics::from_features(&y, dim).unwrap();
+        let expected = frechet_distance(&a, &b).unwrap().value;
+        let actual = frechet_distance_with_rows(
+            &a,
+            &CenteredRows::new(&x, &a),
+            &b,
+            &CenteredRows::new(&y, &b),
+        )
+        .unwrap()
+        .value;
+        let difference = (actual - expected).abs() / expected;
+        assert!(
+            difference < 1e-9,
+            "{rows_a} x {rows_b}: {actual} against {expected}"
+        );
+    }
 }
 
 #[test]

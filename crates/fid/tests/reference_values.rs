@@ -4,7 +4,9 @@
 use std::path::PathBuf;
 
 use fid::npy::decode_npy;
-use fid::{frechet_distance, kid, FeatureTable, Statistics};
+use fid::{
+    frechet_distance, frechet_distance_with_rows, kid, CenteredRows, FeatureTable, Statistics,
+};
 
 fn fixture_dir() -> Option<PathBuf> {
     let dir = PathBuf::from(concat!(
@@ -83,6 +85,29 @@ fn fid_six_vs_six_matches_eigen_reference() {
     // value here). With that noise cut off, both orders of the arguments agree far closer.
     let reversed = frechet_distance(&b, &a).unwrap();
     assert_relative(reversed.value, result.value, 1e-12, "FID 6 vs 6 reversed");
+}
+
+#[test]
+fn fid_from_rows_matches_eigen_reference() {
+    let Some(dir) = fixture_dir() else { return };
+    let json = fixture_json(&dir);
+    let table = FeatureTable::read(&dir.join("features.npy")).unwrap();
+    let (horses, zebras) = six_vs_six(&table);
+    let a = Statistics::from_features(&horses, table.dim).unwrap();
+    let b = Statistics::from_features(&zebras, table.dim).unwrap();
+    let a_rows = CenteredRows::new(&horses, &a);
+    let b_rows = CenteredRows::new(&zebras, &b);
+
+    let result = frechet_distance_with_rows(&a, &a_rows, &b, &b_rows).unwrap();
+    let expected = number(&json, &["images_6_vs_6", "fid_eigen"]);
+    assert_relative(result.value, expected, 1e-6, "FID 6 vs 6 from rows");
+    let by_covariances = frechet_distance(&a, &b).unwrap();
+    assert_relative(
+        result.value,
+        by_covariances.value,
+        1e-10,
+        "rows against covariances",
+    );
 }
 
 #[test]
