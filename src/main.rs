@@ -7,6 +7,7 @@ mod commands;
 mod exit;
 mod logging;
 mod options;
+mod output_folder;
 mod stage_log;
 
 use std::process::ExitCode;

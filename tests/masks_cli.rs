@@ -231,7 +231,9 @@ fn pipeline_run_bank_equals_cli() {
         "0.3",
     ];
     pipeline_masks(&cli_out, &flags);
-    let published = directory_bytes(&dir.path().join("published/rects"));
+    // Publishing may add a hidden marker file beside the bank.
+    let mut published = directory_bytes(&dir.path().join("published/rects"));
+    published.retain(|name, _| !name.starts_with('.'));
     assert_eq!(published.len(), 13);
     assert_eq!(published, directory_bytes(&cli_out));
 }
@@ -459,4 +461,50 @@ fn stage_size_error_names_size() {
     assert_eq!(output.status.code(), Some(2), "{stderr}");
     assert!(stderr.contains("`size` must be at least 1"), "{stderr}");
     assert!(!stderr.contains("`scheme`"), "{stderr}");
+}
+
+#[test]
+fn rewrite_replaces_older_bank() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("rects");
+    let flags = ["--scheme", "multi-rectangles", "--size", "16"];
+    pipeline_masks(&out, &[&flags[..], &["--count", "10"]].concat());
+    pipeline_masks(&out, &[&flags[..], &["--count", "3"]].concat());
+
+    let names: Vec<String> = directory_bytes(&out).into_keys().collect();
+    assert_eq!(
+        names,
+        [
+            "mask_0000.png",
+            "mask_0001.png",
+            "mask_0002.png",
+            "masks.parquet"
+        ]
+    );
+    let siblings: Vec<String> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(siblings, ["rects"]);
+}
+
+#[test]
+fn foreign_folder_is_kept() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("mine");
+    std::fs::create_dir(&out).unwrap();
+    std::fs::write(out.join("notes.txt"), "keep me").unwrap();
+
+    let output = Command::new(env!("CARGO_BIN_EXE_pipeline"))
+        .args(["masks", "--scheme", "round", "--size", "16", "--out"])
+        .arg(&out)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains(&out.display().to_string()), "{stderr}");
+    assert!(stderr.contains("notes.txt"), "{stderr}");
+    assert!(stderr.contains("new or empty folder"), "{stderr}");
+    let names: Vec<String> = directory_bytes(&out).into_keys().collect();
+    assert_eq!(names, ["notes.txt"]);
 }

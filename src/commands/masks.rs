@@ -5,9 +5,10 @@
 
 use std::path::PathBuf;
 
-use stages::mask_bank::{write_bank, MaskBankParams, MaskError, Preset, Scheme};
+use stages::mask_bank::{write_bank, MaskBankParams, MaskError, Preset, Scheme, TABLE_FILE};
 
 use crate::exit::InvalidInput;
+use crate::output_folder::OutputFolder;
 
 /// Flags of `pipeline masks`.
 #[derive(Debug, clap::Args)]
@@ -57,7 +58,8 @@ pub struct MasksArgs {
     /// Attention threshold, a fraction of 255 (binary-attention) [default: 0.5].
     #[arg(long)]
     pub threshold: Option<f64>,
-    /// Output directory for mask_NNNN.png and masks.parquet.
+    /// Output folder for mask_NNNN.png and masks.parquet, replaced as a whole. An existing
+    /// folder must be empty or a bank.
     #[arg(long)]
     pub out: PathBuf,
 }
@@ -113,7 +115,8 @@ pub fn run(args: MasksArgs) -> anyhow::Result<()> {
     args.reject_ignored_flags()?;
     let params = args.params();
     params.validate().map_err(flag_error)?;
-    let bank = write_bank(&params, &args.out)?;
+    let out = OutputFolder::check("--out", &args.out, is_bank_file)?;
+    let bank = out.replace_with(|staging| write_bank(&params, staging))?;
     println!(
         "{} {} masks written to {}",
         bank.masks.len(),
@@ -121,6 +124,11 @@ pub fn run(args: MasksArgs) -> anyhow::Result<()> {
         args.out.display()
     );
     Ok(())
+}
+
+/// Whether `name` is a file that a bank consists of: its table or a mask image.
+fn is_bank_file(name: &str) -> bool {
+    name == TABLE_FILE || (name.starts_with("mask_") && name.ends_with(".png"))
 }
 
 /// Turns a params error into a bad-usage error that names the flag (`--min-area`) rather

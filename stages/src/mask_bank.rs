@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use anyhow::Context;
 use dag::{InputSpec, StageContext, StageKind};
 
-pub use masks::{Bank, BankParams as MaskBankParams, Mask, MaskError, Preset, Scheme};
+pub use masks::{Bank, BankParams as MaskBankParams, Mask, MaskError, Preset, Scheme, TABLE_FILE};
 
 /// The `mask-bank` stage kind.
 pub struct MaskBank;
