@@ -57,7 +57,7 @@ impl StageKind for Train {
         };
         let scheme = params
             .mask_scheme(bank_dir.is_some())
-            .map_err(|message| anyhow::anyhow!("stage {}: {message}", ctx.stage()))?;
+            .map_err(anyhow::Error::msg)?;
         let bank = match (&scheme, &bank_dir) {
             (MaskScheme::Bank, Some(dir)) => Some(
                 masks::Bank::read(dir)
@@ -77,6 +77,7 @@ impl StageKind for Train {
                 "cannot open CUDA device 0; build with `--features cuda` on a machine with CUDA",
             )?,
         };
+        check_domains(&dataset)?;
         ctx.progress().set_message("reading images");
         let data = UnalignedDataset::open(&dataset, params.size as u32, params.train_limit)?;
         let paths = RunPaths {
@@ -110,13 +111,27 @@ impl StageKind for Train {
                 Ok(())
             }
             Err(TrainError::Cancelled { iteration }) => {
-                anyhow::bail!(
-                    "stage {} cancelled at iteration {iteration}; rerun to resume from its \
-                     checkpoint",
-                    ctx.stage()
-                )
+                anyhow::bail!("cancelled at iteration {iteration}; rerun to resume from its checkpoint")
             }
-            Err(error) => Err(error).with_context(|| format!("stage {} failed", ctx.stage())),
+            // The engine's message already names the stage.
+            Err(error) => Err(error.into()),
         }
     }
+}
+
+/// Rejects a `dataset` input without images in `trainA/` or `trainB/`. The message names the
+/// input rather than its path, which is internal to the cache.
+fn check_domains(dataset: &std::path::Path) -> anyhow::Result<()> {
+    for domain in ["trainA", "trainB"] {
+        let has_images = mcgan::data::list_images(&dataset.join(domain))
+            .is_ok_and(|images| !images.is_empty());
+        if !has_images {
+            anyhow::bail!(
+                "the `dataset` input has no images (.jpg, .jpeg, .png, .bmp) in {domain}/; when \
+                 a `dataset` stage makes it, give that stage a `limit_per_split` of at least 1 \
+                 and an archive with {domain}/ images"
+            );
+        }
+    }
+    Ok(())
 }

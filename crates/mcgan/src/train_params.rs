@@ -160,6 +160,43 @@ impl TrainParams {
         if self.iterations_per_epoch == Some(0) || self.train_limit == Some(0) {
             return Err("iterations_per_epoch and train_limit must be positive when set".into());
         }
+        if self.decay_from_epoch > self.epochs {
+            return Err(format!(
+                "`decay_from_epoch` {} is after the last epoch ({}); use at most `epochs`",
+                self.decay_from_epoch, self.epochs
+            ));
+        }
+        if !(self.lr > 0.0 && self.lr.is_finite()) {
+            return Err(format!(
+                "`lr` {} must be a positive number, such as the paper's 0.0002",
+                self.lr
+            ));
+        }
+        if let Some(beta) = self.betas.iter().find(|beta| !(0.0..1.0).contains(*beta)) {
+            return Err(format!(
+                "`betas` {beta} is outside [0, 1); Adam's betas are decay rates, such as the \
+                 paper's [0.5, 0.999]"
+            ));
+        }
+        for (name, value) in [
+            ("lambda_cyc", self.lambda_cyc),
+            ("lambda_idt", self.lambda_idt),
+        ] {
+            if !(value >= 0.0 && value.is_finite()) {
+                return Err(format!("`{name}` {value} must be a number of at least 0"));
+            }
+        }
+        for (name, value) in [
+            ("lambda_mgan", self.lambda_mgan),
+            ("lambda_mcyc", self.lambda_mcyc),
+        ] {
+            if !(0.0..=1.0).contains(&value) {
+                return Err(format!(
+                    "`{name}` {value} is outside [0, 1]; it is a share, and the other part \
+                     gets 1 - `{name}`"
+                ));
+            }
+        }
         if let Some(MaskScheme::CenteredSquare { scales }) = &self.masks {
             if scales.is_empty() || scales.iter().any(|s| !(0.0..=1.0).contains(s) || *s == 0.0) {
                 return Err("centered-square scales must be in (0, 1] and not empty".into());
