@@ -325,3 +325,41 @@ fn cache_dir_variable_locates_weights() {
     assert!(stderr.contains("--weights"), "{stderr}");
     assert!(!out.exists());
 }
+
+#[test]
+fn missing_out_folder_is_created() {
+    let Some(fixtures) = fixtures_dir() else {
+        return;
+    };
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let images = one_image_folder(&fixtures, dir.path());
+    let out = dir.path().join("new/deeper/features.arrow");
+    let output = features(&images, &out, "ttur");
+    assert!(
+        output.status.success(),
+        "stderr: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert_eq!(FeatureTable::read(&out).expect("read output").len(), 1);
+    let names: Vec<_> = std::fs::read_dir(out.parent().unwrap())
+        .unwrap()
+        .map(|entry| entry.unwrap().file_name())
+        .collect();
+    assert_eq!(names, ["features.arrow"]);
+}
+
+#[test]
+fn unwritable_out_fails_before_extracting() {
+    let dir = tempfile::tempdir().expect("temporary directory");
+    // A folder with no images would fail the extraction; the output check must come first.
+    let images = dir.path().join("images");
+    std::fs::create_dir(&images).unwrap();
+    let blocker = dir.path().join("blocker");
+    std::fs::write(&blocker, "a file, so no folder can be created below it\n").unwrap();
+    let out = blocker.join("features.npy");
+    let output = features(&images, &out, "ttur");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains(&*out.to_string_lossy()), "{stderr}");
+    assert!(!stderr.contains("no images"), "{stderr}");
+}
