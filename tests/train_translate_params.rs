@@ -29,6 +29,13 @@ const INVALID: &[(&str, &str, &str)] = &[
         "{epochs: 3, decay_from_epoch: 4}",
         "decay_from_epoch",
     ),
+    ("translate", "{direction: a2b, scales: [2]}", "scales"),
+    ("translate", "{direction: a2b, scales: [0]}", "scales"),
+    ("translate", "{direction: a2b, scales: []}", "scales"),
+    ("translate", "{direction: a2b, size: 0}", "size"),
+    ("translate", "{direction: a2b, size: 7}", "size"),
+    ("translate", "{direction: a2b, size: 4}", "size"),
+    ("translate", "{direction: a2b, batch: 0}", "batch"),
 ];
 
 fn spec_with(kind: &str, params: &str) -> String {
@@ -67,6 +74,7 @@ fn valid_edge_params_pass_validation() {
             "{betas: [0, 0.999], lambda_mgan: 1, lambda_mcyc: 0}",
         ),
         ("train", "{epochs: 3, decay_from_epoch: 3, lambda_cyc: 0}"),
+        ("translate", "{direction: b2a, scales: [1, 0.01], size: 8}"),
     ] {
         let project = Project::new(&spec_with(kind, params));
         let output = project.pipeline(&["status"]);

@@ -94,10 +94,19 @@ fn copy_photos(dir: &Path, count: usize) -> Option<Vec<String>> {
     Some(stems)
 }
 
+/// Reads the files of each subfolder of `dir`, skipping hidden entries such as the output marker.
 fn files_under(dir: &Path) -> BTreeMap<String, Vec<u8>> {
     let mut files = BTreeMap::new();
     for folder in std::fs::read_dir(dir).unwrap() {
         let folder = folder.unwrap().path();
+        if folder
+            .file_name()
+            .unwrap()
+            .to_string_lossy()
+            .starts_with('.')
+        {
+            continue;
+        }
         for file in std::fs::read_dir(&folder).unwrap() {
             let file = file.unwrap().path();
             let name = format!(
@@ -393,4 +402,146 @@ fn translate_bad_usage_exits_2() {
             stderr(&output)
         );
     }
+}
+
+#[test]
+fn translate_invalid_flags_name_flag() {
+    let work = tempfile::tempdir().unwrap();
+    let base = [
+        "translate",
+        "--checkpoint",
+        "checkpoint.safetensors",
+        "--input",
+        "input",
+        "--out",
+        "out",
+        "--direction",
+        "a2b",
+    ];
+    let cases: [(&[&str], &str); 8] = [
+        (&["--scale", "2"], "--scale"),
+        (&["--scale", "0"], "--scale"),
+        (&["--scale", "0.5,0.501"], "--scale"),
+        (&["--size", "0"], "--size"),
+        (&["--size", "7"], "--size"),
+        (&["--size", "4"], "--size"),
+        (&["--size", "4000000000"], "--size"),
+        (&["--batch", "0"], "--batch"),
+    ];
+    for (extra, flag) in cases {
+        let output = Command::new(env!("CARGO_BIN_EXE_pipeline"))
+            .args(base)
+            .args(extra)
+            .current_dir(work.path())
+            .output()
+            .unwrap();
+        let message = stderr(&output);
+        assert_eq!(output.status.code(), Some(2), "{extra:?}: {message}");
+        assert!(message.contains(flag), "{extra:?}: {message}");
+        assert!(!message.contains("panicked"), "{extra:?}: {message}");
+        assert!(!message.contains("backtrace"), "{extra:?}: {message}");
+    }
+}
+
+/// Runs `pipeline translate` with an explicit `--size`.
+fn translate_at_size(checkpoint: &Path, input: &Path, out: &Path, size: &str) -> Output {
+    pipeline(&[
+        "translate".as_ref(),
+        "--checkpoint".as_ref(),
+        checkpoint.as_os_str(),
+        "--input".as_ref(),
+        input.as_os_str(),
+        "--out".as_ref(),
+        out.as_os_str(),
+        "--direction".as_ref(),
+        "a2b".as_ref(),
+        "--scale".as_ref(),
+        "0.5".as_ref(),
+        "--size".as_ref(),
+        size.as_ref(),
+    ])
+}
+
+#[test]
+fn translate_rejects_foreign_out_folder() {
+    let Some(model) = shared("fixtures/model") else {
+        return;
+    };
+    let work = tempfile::tempdir().unwrap();
+    let input = work.path().join("input");
+    let Some(stems) = copy_photos(&input, 1) else {
+        return;
+    };
+    let checkpoint = work.path().join("checkpoint.safetensors");
+    import(&model.join("authors_checkpoint"), &checkpoint);
+    let out = work.path().join("out");
+    std::fs::create_dir_all(&out).unwrap();
+    std::fs::write(out.join("notes.txt"), b"keep me").unwrap();
+
+    let output = translate(&checkpoint, &input, &out);
+    assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
+    assert!(stderr(&output).contains("--out"), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains(&out.display().to_string()),
+        "{}",
+        stderr(&output)
+    );
+    assert_eq!(std::fs::read(out.join("notes.txt")).unwrap(), b"keep me");
+    assert!(!out.join("scale=0.50").exists());
+
+    // A folder the command wrote itself is replaced, not mixed with the new outputs.
+    let own = work.path().join("nested").join("own");
+    let first = translate_at_size(&checkpoint, &input, &own, "32");
+    assert!(first.status.success(), "{}", stderr(&first));
+    let second = translate_at_size(&checkpoint, &input, &own, "16");
+    assert!(second.status.success(), "{}", stderr(&second));
+    let written = files_under(&own);
+    let names: Vec<String> = written.keys().cloned().collect();
+    assert_eq!(names, vec![format!("scale=0.50/{}.png", stems[0])]);
+    assert_eq!(png_header(&written[&names[0]]), (16, 16, 8, 2));
+    let leftovers: Vec<String> = std::fs::read_dir(work.path().join("nested"))
+        .unwrap()
+        .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(leftovers, vec!["own".to_string()]);
+}
+
+#[test]
+fn failed_translate_leaves_no_output() {
+    let Some(model) = shared("fixtures/model") else {
+        return;
+    };
+    let work = tempfile::tempdir().unwrap();
+    let input = work.path().join("input");
+    let Some(_) = copy_photos(&input, 1) else {
+        return;
+    };
+    // Sorted after photo_0.png, so photo_0 is translated before the failure.
+    std::fs::write(input.join("zz_broken.png"), b"not an image\n").unwrap();
+    let checkpoint = work.path().join("checkpoint.safetensors");
+    import(&model.join("authors_checkpoint"), &checkpoint);
+    let out = work.path().join("out");
+    let output = pipeline(&[
+        "translate".as_ref(),
+        "--checkpoint".as_ref(),
+        checkpoint.as_os_str(),
+        "--input".as_ref(),
+        input.as_os_str(),
+        "--out".as_ref(),
+        out.as_os_str(),
+        "--direction".as_ref(),
+        "a2b".as_ref(),
+        "--batch".as_ref(),
+        "1".as_ref(),
+    ]);
+    assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
+    assert!(!out.exists(), "a failed translation left {}", out.display());
+    let entries: Vec<String> = std::fs::read_dir(work.path())
+        .unwrap()
+        .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert!(
+        entries.iter().all(|name| !name.contains("partial")),
+        "{entries:?}"
+    );
 }

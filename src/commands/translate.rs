@@ -5,7 +5,9 @@
 //! The flags map onto the `translate` stage's params and both run
 //! `stages::translate::translate_folder`, so the same values give the same bytes either way.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
 
 use stages::translate::{
     checkpoint_file, translate_folder, Direction, TranslateParams, TranslatePaths,
@@ -25,7 +27,9 @@ pub struct TranslateArgs {
     #[arg(long, value_name = "DIR")]
     pub input: PathBuf,
 
-    /// Output folder; one subfolder per mask is written into it.
+    /// Output folder, created with its parents; one subfolder per mask is written into it.
+    /// The outputs appear only when every image is translated. An existing folder is replaced
+    /// when it is empty or an earlier `pipeline translate` wrote it, and rejected otherwise.
     #[arg(long, value_name = "DIR")]
     pub out: PathBuf,
 
@@ -33,7 +37,9 @@ pub struct TranslateArgs {
     #[arg(long, value_name = "a2b|b2a")]
     pub direction: Direction,
 
-    /// Centered-square mask scales in [0, 1], comma-separated [default: 0.5,0.8,1.0].
+    /// Centered-square mask scales in (0, 1], comma-separated: the square's side as a fraction
+    /// of the image side (1 masks the whole image; 0, an empty mask, is rejected)
+    /// [default: 0.5,0.8,1.0].
     #[arg(
         long,
         value_name = "S",
@@ -46,11 +52,12 @@ pub struct TranslateArgs {
     #[arg(long, value_name = "DIR")]
     pub masks: Option<PathBuf>,
 
-    /// Image side in pixels [default: the checkpoint's training size, else the inputs' side].
+    /// Image side in pixels, a multiple of 4 from 8 to 8192 [default: the checkpoint's
+    /// training size, else the inputs' side].
     #[arg(long, value_name = "N")]
     pub size: Option<usize>,
 
-    /// Images per forward pass; the outputs do not depend on it.
+    /// Images per forward pass, at least 1; the outputs do not depend on it.
     #[arg(long, default_value_t = 8, value_name = "N")]
     pub batch: usize,
 }
@@ -68,21 +75,42 @@ impl TranslateArgs {
     }
 }
 
+/// Hidden file marking a folder that `pipeline translate` wrote, so a rerun may replace it.
+const OUTPUT_MARKER: &str = ".pipeline-translate";
+
+/// The flag that sets a [`TranslateParams`] field.
+fn flag_of(param: &str) -> &'static str {
+    match param {
+        "scales" => "--scale",
+        "size" => "--size",
+        "batch" => "--batch",
+        _ => "--direction",
+    }
+}
+
 /// Translates the folder and prints what was written.
 pub fn run(args: TranslateArgs) -> anyhow::Result<()> {
     let params = args.params();
-    params
-        .validate()
-        .map_err(|reason| InvalidInput(format!("invalid translate flags: {reason}")))?;
+    params.validate().map_err(|error| {
+        InvalidInput(format!(
+            "invalid {}: {}",
+            flag_of(error.param),
+            error.reason
+        ))
+    })?;
+    check_out_folder(&args.out)?;
     let checkpoint = checkpoint_file(&args.checkpoint);
     let device = stages::features::candle_device(dag::Device::Cpu)?;
+
+    let staging = StagingFolder::create(&args.out)?;
     let paths = TranslatePaths {
         checkpoint: &checkpoint,
         images: &args.input,
         masks: args.masks.as_deref(),
-        out_dir: &args.out,
+        out_dir: staging.path(),
     };
     let summary = translate_folder(&params, paths, &device, &mut |_| {}, &|| false)?;
+    staging.publish()?;
     eprintln!(
         "translated {} images at {}x{} into {} folders under {}",
         summary.images,
@@ -92,4 +120,103 @@ pub fn run(args: TranslateArgs) -> anyhow::Result<()> {
         args.out.display()
     );
     Ok(())
+}
+
+/// Rejects an `--out` that exists and holds files an earlier `pipeline translate` did not
+/// write, so a translation never mixes with or deletes other files.
+fn check_out_folder(out: &Path) -> anyhow::Result<()> {
+    if !out.exists() {
+        return Ok(());
+    }
+    if !out.is_dir() {
+        return Err(InvalidInput(format!(
+            "--out {} is a file, not a folder; give a folder path",
+            out.display()
+        ))
+        .into());
+    }
+    let mut entries = std::fs::read_dir(out)
+        .with_context(|| format!("cannot read the --out folder {}", out.display()))?;
+    let empty = entries.next().is_none();
+    if empty || out.join(OUTPUT_MARKER).is_file() {
+        return Ok(());
+    }
+    Err(InvalidInput(format!(
+        "--out {} already contains files that pipeline translate did not write; give a new \
+         folder, or delete this one to write there",
+        out.display()
+    ))
+    .into())
+}
+
+/// A hidden sibling of the output folder that receives the translation; it replaces the
+/// output folder only once every image is written, and is deleted if the run fails.
+struct StagingFolder {
+    out: PathBuf,
+    staging: PathBuf,
+    published: bool,
+}
+
+impl StagingFolder {
+    fn create(out: &Path) -> anyhow::Result<Self> {
+        let name = out
+            .file_name()
+            .with_context(|| format!("--out {} names no folder", out.display()))?
+            .to_string_lossy()
+            .into_owned();
+        let parent = out.parent().filter(|p| !p.as_os_str().is_empty());
+        let parent = parent.unwrap_or_else(|| Path::new("."));
+        std::fs::create_dir_all(parent)
+            .with_context(|| format!("cannot create the folder {}", parent.display()))?;
+        let staging = parent.join(format!(".{name}.partial-{}", std::process::id()));
+        if staging.exists() {
+            std::fs::remove_dir_all(&staging).with_context(|| {
+                format!("cannot remove the leftover folder {}", staging.display())
+            })?;
+        }
+        std::fs::create_dir(&staging)
+            .with_context(|| format!("cannot create a folder next to {}", out.display()))?;
+        Ok(Self {
+            out: out.to_path_buf(),
+            staging,
+            published: false,
+        })
+    }
+
+    fn path(&self) -> &Path {
+        &self.staging
+    }
+
+    /// Marks the staged folder as written by this command and moves it to the output path,
+    /// replacing an earlier output there.
+    fn publish(mut self) -> anyhow::Result<()> {
+        let out = self.out.clone();
+        let failed = || format!("cannot write the output folder {}", out.display());
+        std::fs::write(
+            self.staging.join(OUTPUT_MARKER),
+            "written by pipeline translate\n",
+        )
+        .with_context(failed)?;
+        let previous = PathBuf::from(format!("{}.previous", self.staging.display()));
+        let replaced = out.exists();
+        if replaced {
+            std::fs::rename(&out, &previous).with_context(failed)?;
+        }
+        std::fs::rename(&self.staging, &out).with_context(failed)?;
+        self.published = true;
+        if replaced {
+            std::fs::remove_dir_all(&previous).with_context(|| {
+                format!("cannot delete the earlier output {}", previous.display())
+            })?;
+        }
+        Ok(())
+    }
+}
+
+impl Drop for StagingFolder {
+    fn drop(&mut self) {
+        if !self.published {
+            let _ = std::fs::remove_dir_all(&self.staging);
+        }
+    }
 }

@@ -13,7 +13,9 @@ use dag::{InputSpec, StageContext, StageKind};
 
 pub use mcgan::checkpoint::Direction;
 pub use mcgan::import::{import_authors_checkpoint, ImportedCheckpoint};
-pub use mcgan::translate::{TranslateParams, TranslatePaths, TranslateSummary};
+pub use mcgan::translate::{
+    check_size, InvalidParam, TranslateParams, TranslatePaths, TranslateSummary,
+};
 
 /// File name of the checkpoint inside a `train` stage's output.
 pub const CHECKPOINT_FILE: &str = "checkpoint.safetensors";
@@ -34,7 +36,8 @@ impl StageKind for Translate {
         let canonical = dag::check_params::<TranslateParams>(params)?;
         let typed: TranslateParams =
             serde_json::from_value(canonical.clone()).map_err(|error| error.to_string())?;
-        typed.validate()?;
+        // The message names the param (`param `size`: ...`), which the spec error points at.
+        typed.validate().map_err(|error| error.to_string())?;
         Ok(canonical)
     }
 

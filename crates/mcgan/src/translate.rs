@@ -52,19 +52,91 @@ impl TranslateParams {
         }
     }
 
-    /// Rejects values no run could use.
-    pub fn validate(&self) -> std::result::Result<(), String> {
+    /// Rejects values no run could use, naming the param at fault.
+    pub fn validate(&self) -> std::result::Result<(), InvalidParam> {
         if self.batch == 0 {
-            return Err("batch must be at least 1".into());
+            return Err(InvalidParam::new("batch", "must be at least 1"));
         }
-        if self.size == Some(0) {
-            return Err("size must be at least 1 pixel".into());
+        if let Some(size) = self.size {
+            check_size(size).map_err(|reason| InvalidParam::new("size", reason))?;
         }
-        if let Some(scale) = self.scales.iter().find(|s| !(0.0..=1.0).contains(*s)) {
-            return Err(format!("scale {scale} is outside [0, 1]"));
+        if self.scales.is_empty() {
+            return Err(InvalidParam::new(
+                "scales",
+                "is empty; give at least one scale in (0, 1]",
+            ));
+        }
+        if let Some(scale) = self.scales.iter().find(|s| !(**s > 0.0 && **s <= 1.0)) {
+            return Err(InvalidParam::new(
+                "scales",
+                format!(
+                    "{scale} is outside (0, 1]; a scale is the side of the centered square \
+                     as a fraction of the image side, and 0 would be an empty mask"
+                ),
+            ));
+        }
+        let mut folders: Vec<String> = self.scales.iter().map(|&s| scale_folder(s)).collect();
+        folders.sort();
+        if let Some(pair) = folders.windows(2).find(|pair| pair[0] == pair[1]) {
+            return Err(InvalidParam::new(
+                "scales",
+                format!(
+                    "two scales round to the output folder {}; give scales that differ in \
+                     the first two decimals",
+                    pair[0]
+                ),
+            ));
         }
         Ok(())
     }
+}
+
+/// A translate param whose value no run can use.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("param `{param}`: {reason}")]
+pub struct InvalidParam {
+    /// The param's name in [`TranslateParams`] (`scales`, `size`, `batch`).
+    pub param: &'static str,
+    /// What is wrong with its value and what to give instead.
+    pub reason: String,
+}
+
+impl InvalidParam {
+    fn new(param: &'static str, reason: impl Into<String>) -> Self {
+        Self {
+            param,
+            reason: reason.into(),
+        }
+    }
+}
+
+/// Smallest image side a generator translates: its two stride-2 convolutions leave a
+/// quarter of the side, and the residual blocks' reflection padding of 1 needs at least 2.
+pub const MIN_SIZE: usize = 8;
+
+/// Largest image side translated. One 64-channel f32 activation at this side takes 16 GiB.
+pub const MAX_SIZE: usize = 8192;
+
+/// Checks an image side for translation, returning the reason it cannot be used.
+pub fn check_size(size: usize) -> std::result::Result<(), String> {
+    if size < MIN_SIZE {
+        return Err(format!(
+            "{size} is too small; use at least {MIN_SIZE} pixels"
+        ));
+    }
+    if size > MAX_SIZE {
+        return Err(format!(
+            "{size} is too large; use at most {MAX_SIZE} pixels"
+        ));
+    }
+    if size % 4 != 0 {
+        return Err(format!(
+            "{size} is not a multiple of 4, which the generator's two stride-2 stages need; \
+             use a multiple of 4 such as {}",
+            size / 4 * 4
+        ));
+    }
+    Ok(())
 }
 
 /// Where a translation reads and writes.
@@ -108,14 +180,24 @@ pub fn translate(
     progress: &mut dyn FnMut(u64),
     cancelled: &dyn Fn() -> bool,
 ) -> Result<TranslateSummary> {
-    params
-        .validate()
-        .map_err(|reason| Error::InvalidParams { reason })?;
+    params.validate().map_err(|error| Error::InvalidParams {
+        reason: error.to_string(),
+    })?;
     let (generator, metadata) = load_generator(paths.checkpoint, params.direction, device)?;
     let inputs = list_images(paths.images)?;
-    let size = match params.size.or(metadata.size) {
-        Some(size) => size,
-        None => side_of_inputs(paths.images, &inputs)?,
+    let size = match (params.size, metadata.size) {
+        (Some(size), _) => size,
+        (None, Some(size)) => {
+            check_size(size).map_err(|reason| Error::InvalidCheckpoint {
+                path: paths.checkpoint.to_owned(),
+                reason: format!(
+                    "the recorded training size {reason}; give the size with --size \
+                     (params: size), or import the checkpoint again with a valid --size"
+                ),
+            })?;
+            size
+        }
+        (None, None) => side_of_inputs(paths.images, &inputs)?,
     };
     let jobs = mask_jobs(params, paths.masks, size)?;
     tracing::info!(
@@ -221,10 +303,20 @@ fn side_of_inputs(folder: &Path, inputs: &[PathBuf]) -> Result<usize> {
         }
         side = Some(width);
     }
-    side.map(|s| s as usize).ok_or_else(|| Error::InvalidInput {
+    let side = side
+        .map(|s| s as usize)
+        .ok_or_else(|| Error::InvalidInput {
+            path: folder.to_owned(),
+            reason: "holds no images".into(),
+        })?;
+    check_size(side).map_err(|reason| Error::InvalidInput {
         path: folder.to_owned(),
-        reason: "holds no images".into(),
-    })
+        reason: format!(
+            "the checkpoint records no training size and the input side {reason}; give the \
+             size with --size (params: size)"
+        ),
+    })?;
+    Ok(side)
 }
 
 fn mask_jobs(params: &TranslateParams, bank: Option<&Path>, size: usize) -> Result<Vec<MaskJob>> {
