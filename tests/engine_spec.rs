@@ -85,6 +85,24 @@ const MALFORMED: &[(&str, &str, &str, &str)] = &[
         "stage `a`",
     ),
     (
+        "matrix value with a slash",
+        "stages:\n  m:\n    kind: command\n    matrix: {n: [a/b]}\n    params: {run: x}\n",
+        "pipeline.yaml:4:",
+        "matrix value `a/b`",
+    ),
+    (
+        "duplicate stage key",
+        "stages:\n  a:\n    kind: command\n    params: {run: x}\n  a:\n    kind: command\n    params: {run: y}\n",
+        "pipeline.yaml:5:3:",
+        "first written at line 2",
+    ),
+    (
+        "publish to the pipeline folder",
+        "stages:\n  a:\n    kind: command\n    params: {run: x}\n    publish: .\n",
+        "pipeline.yaml:5:",
+        "stage `a`",
+    ),
+    (
         "matrix value not a list",
         "stages:\n  m:\n    kind: command\n    matrix: {n: 3}\n    params: {run: x}\n",
         "pipeline.yaml:4:",
@@ -261,4 +279,17 @@ fn dag_formats_render_edges() {
     assert!(dot.contains("\"train.rects\" -> \"report\""), "{dot}");
     let mermaid = project.pipeline(&["dag", "--format", "mermaid"]);
     assert!(String::from_utf8_lossy(&mermaid.stdout).starts_with("graph TD"));
+}
+
+#[test]
+fn invalid_set_value_names_the_argument() {
+    let project = Project::new("stages:\n  a:\n    kind: command\n    params: {run: x}\n");
+    let output = project.pipeline(&["status", "--set", "a.timeout_s=soon"]);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("pipeline.yaml: --set a.timeout_s=soon: stage `a`"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("pipeline.yaml:4:"), "{stderr}");
 }

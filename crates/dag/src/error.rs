@@ -5,15 +5,35 @@ use std::path::PathBuf;
 use crate::position::Position;
 
 /// One problem in a pipeline file, with where it is and which stage it concerns.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{}:{}:{}: {}{message}", file.display(), position.line, position.column, stage_prefix(stage))]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SpecError {
     pub file: PathBuf,
     pub position: Position,
     /// The stage (as written in the file) the problem belongs to, if any.
     pub stage: Option<String>,
     pub message: String,
+    /// The `--set STAGE.PARAM=VALUE` argument that caused the problem; it is named in place of
+    /// the line, because the value is not in the file.
+    pub override_argument: Option<String>,
 }
+
+impl std::fmt::Display for SpecError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.override_argument {
+            Some(argument) => write!(f, "{}: --set {argument}: ", self.file.display())?,
+            None => write!(
+                f,
+                "{}:{}:{}: ",
+                self.file.display(),
+                self.position.line,
+                self.position.column
+            )?,
+        }
+        write!(f, "{}{}", stage_prefix(&self.stage), self.message)
+    }
+}
+
+impl std::error::Error for SpecError {}
 
 fn stage_prefix(stage: &Option<String>) -> String {
     match stage {

@@ -76,6 +76,8 @@ pub struct Override {
     /// `STAGE.PARAM` as given; split against the known stage names while loading.
     pub target: String,
     pub value: Value,
+    /// The argument as given, for messages.
+    pub text: String,
 }
 
 impl Override {
@@ -98,6 +100,7 @@ impl Override {
         Ok(Self {
             target: target.to_string(),
             value,
+            text: text.to_string(),
         })
     }
 }
@@ -125,6 +128,9 @@ struct Expanded {
     params: Value,
     inputs: Vec<(String, String)>,
     publish: Option<PathBuf>,
+    /// The params before `--set`, and each overridden param with its `--set` argument.
+    written_params: Value,
+    overrides: BTreeMap<String, String>,
 }
 
 /// Collects errors with positions for one file.
@@ -141,6 +147,7 @@ impl Reporter<'_> {
             position: self.positions.of(path),
             stage: stage.map(str::to_string),
             message: message.into(),
+            override_argument: None,
         });
     }
 }
@@ -185,11 +192,21 @@ impl Pipeline {
                         line: at.line(),
                         column: at.column(),
                     });
+                let duplicate = duplicate_key_position(text, &error.to_string(), position);
+                let message = match &duplicate {
+                    Some((key, _)) => format!(
+                        "duplicate key `{key}` (first written at line {}); rename or remove one",
+                        position.line
+                    ),
+                    None => format!("invalid YAML: {error}"),
+                };
+                let position = duplicate.map_or(position, |(_, position)| position);
                 return Err(SpecErrors(vec![SpecError {
                     file: file.to_path_buf(),
                     position,
                     stage: stage_at_line(text, position.line),
-                    message: format!("invalid YAML: {error}"),
+                    message,
+                    override_argument: None,
                 }]));
             }
         };
@@ -327,6 +344,34 @@ impl Pipeline {
         }
         Ok(selected)
     }
+}
+
+/// Finds the second occurrence of the key a "duplicate entry" error names, because the
+/// position YAML reports is the first one, which is not the line to fix.
+fn duplicate_key_position(
+    text: &str,
+    message: &str,
+    first: Position,
+) -> Option<(String, Position)> {
+    let key = message
+        .split("duplicate entry with key \"")
+        .nth(1)?
+        .split('"')
+        .next()?;
+    text.lines()
+        .enumerate()
+        .skip(first.line)
+        .find(|(_, line)| {
+            let indent = line.len() - line.trim_start().len();
+            indent + 1 == first.column && line.trim_start().starts_with(&format!("{key}:"))
+        })
+        .map(|(index, _)| {
+            let position = Position {
+                line: index + 1,
+                column: first.column,
+            };
+            (key.to_string(), position)
+        })
 }
 
 /// Finds the stage whose block contains `line` (1-based) by indentation, because a file with a
@@ -557,7 +602,13 @@ fn expand_stage(
             .map(|dir| substitute_string(dir, &bindings))
         {
             None => None,
-            Some(Ok(dir)) => Some(root.join(render(&dir))),
+            Some(Ok(dir)) => {
+                let dir = root.join(render(&dir));
+                if let Err(message) = check_publish_dir(&dir, root) {
+                    reporter.error(&["stages", name, "publish"], Some(name), message);
+                }
+                Some(dir)
+            }
             Some(Err(message)) => {
                 reporter.error(&["stages", name, "publish"], Some(name), message);
                 None
@@ -571,8 +622,50 @@ fn expand_stage(
             params,
             inputs: stage_inputs,
             publish,
+            written_params: Value::Null,
+            overrides: BTreeMap::new(),
         });
     }
+}
+
+/// Rejects a publish directory that is the pipeline file's folder or one of its ancestors,
+/// because publishing replaces the directory it names.
+fn check_publish_dir(dir: &Path, root: &Path) -> Result<(), String> {
+    let absolute = |path: &Path| {
+        let path = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
+        normalize_lexically(&path)
+    };
+    let root = if root.as_os_str().is_empty() {
+        Path::new(".")
+    } else {
+        root
+    };
+    let root = std::fs::canonicalize(root).unwrap_or_else(|_| absolute(root));
+    let target = absolute(dir);
+    let target = std::fs::canonicalize(&target).unwrap_or(target);
+    if root.starts_with(&target) {
+        return Err(format!(
+            "`publish: {}` names the pipeline file's folder or one of its ancestors, which \
+             publishing would replace; name a subfolder such as `reports`",
+            dir.display()
+        ));
+    }
+    Ok(())
+}
+
+/// Resolves `.` and `..` components without touching the file system.
+fn normalize_lexically(path: &Path) -> PathBuf {
+    let mut normalized = PathBuf::new();
+    for component in path.components() {
+        match component {
+            std::path::Component::CurDir => {}
+            std::path::Component::ParentDir => {
+                normalized.pop();
+            }
+            other => normalized.push(other),
+        }
+    }
+    normalized
 }
 
 /// Lists the combinations of a stage's matrix as (name suffix, bindings), in the order the keys
@@ -624,8 +717,23 @@ fn matrix_combinations(
                     );
                     return None;
                 }
+                let rendered = render(value);
+                if rendered.is_empty()
+                    || rendered.contains(['/', ':', '*', '\0'])
+                    || rendered.chars().any(char::is_whitespace)
+                {
+                    reporter.error(
+                        &at,
+                        Some(name),
+                        format!(
+                            "matrix value `{rendered}` of key `{key}` cannot be part of a stage \
+                             name: it must not be empty or contain `/`, `:`, `*` or spaces"
+                        ),
+                    );
+                    return None;
+                }
                 let mut suffix = suffix.clone();
-                suffix.push(render(value));
+                suffix.push(rendered);
                 let mut bindings = bindings.clone();
                 bindings.insert(key.clone(), value.clone());
                 next.push((suffix, bindings));
@@ -661,8 +769,13 @@ fn apply_overrides(expanded: &mut [Expanded], overrides: &[Override], reporter: 
             .map(|(index, param)| (index, param.to_string()))
             .collect();
         for (index, param) in owned {
-            if let Value::Object(params) = &mut expanded[index].params {
-                params.insert(param, override_.value.clone());
+            let stage = &mut expanded[index];
+            if stage.overrides.is_empty() {
+                stage.written_params = stage.params.clone();
+            }
+            if let Value::Object(params) = &mut stage.params {
+                params.insert(param.clone(), override_.value.clone());
+                stage.overrides.insert(param, override_.text.clone());
                 applied = true;
             }
         }
@@ -701,9 +814,28 @@ fn check_all_params(expanded: &mut [Expanded], reporter: &mut Reporter) {
                     Some(&stage.name),
                     format!("invalid params for kind `{}`: {message}", stage.kind.name()),
                 );
+                if let Some(argument) = blamed_override(stage, path.as_deref()) {
+                    if let Some(error) = reporter.errors.last_mut() {
+                        error.override_argument = Some(argument);
+                    }
+                }
             }
         }
     }
+}
+
+/// Returns the `--set` argument to blame for invalid params: the one that set the offending
+/// param, or the only one of the stage when the params as written are valid.
+fn blamed_override(stage: &Expanded, param: Option<&str>) -> Option<String> {
+    if let Some(argument) = param.and_then(|param| stage.overrides.get(param)) {
+        return Some(argument.clone());
+    }
+    if stage.overrides.len() != 1 {
+        return None;
+    }
+    let written = normalize_numbers(&stage.written_params);
+    stage.kind.check_params(&written).ok()?;
+    stage.overrides.values().next().cloned()
 }
 
 /// Finds the param whose value the kind rejects when serde's message does not name the field
