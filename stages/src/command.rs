@@ -83,6 +83,24 @@ impl StageKind for Command {
             .stderr(Stdio::piped())
             // Its own process group, so cancelling kills the shell's children too.
             .process_group(0);
+        // SAFETY: the closure runs in the forked child before exec and only calls prctl(2)
+        // and getppid(2), which are async-signal-safe.
+        let pipeline_pid = std::process::id();
+        unsafe {
+            command.pre_exec(move || {
+                // The shell dies with this process, even when it is killed with SIGKILL and
+                // cannot cancel. NOTE: the signal reaches the shell only; a command the shell
+                // runs in the background survives a SIGKILL of `pipeline`.
+                if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) != 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                // The parent may have died before prctl took effect.
+                if u32::try_from(libc::getppid()).ok() != Some(pipeline_pid) {
+                    return Err(std::io::Error::other("the pipeline process has exited"));
+                }
+                Ok(())
+            });
+        }
         for (name, input) in ctx.inputs() {
             let paths: Vec<String> = input
                 .entries()

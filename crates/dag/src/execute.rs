@@ -56,6 +56,14 @@ pub enum StageError {
         #[source]
         source: EngineError,
     },
+    /// The stage ran or was reused, and its record is stored, but publishing it failed.
+    #[error("stage {stage}: {source}")]
+    Publish {
+        stage: String,
+        outcome: Outcome,
+        #[source]
+        source: EngineError,
+    },
 }
 
 /// Computes the key parts of stage `index` from the records of its upstream stages.
@@ -170,7 +178,9 @@ pub fn execute(
         Some(record) => Outcome::Reused(Arc::new(record)),
         None => {
             // Another process may be computing this key: wait for it, then look again.
-            let _lock = store.lock(&key).map_err(engine_error)?;
+            let _lock = store
+                .lock(&key, || announce_wait(&stage.name, &store.lock_path(&key)))
+                .map_err(engine_error)?;
             match fresh_record(store, &key).map_err(engine_error)? {
                 Some(record) => Outcome::Reused(Arc::new(record)),
                 None => Outcome::Ran(Arc::new(run_locked(
@@ -184,9 +194,27 @@ pub fn execute(
         tracing::debug!("reused from cache");
     }
     if let Some(dir) = &stage.publish {
-        publish(store, outcome.record(), dir).map_err(engine_error)?;
+        if let Err(source) = publish(store, outcome.record(), dir) {
+            return Err(StageError::Publish {
+                stage: stage.name.clone(),
+                outcome,
+                source,
+            });
+        }
     }
     Ok(outcome)
+}
+
+/// Says on standard error, once per process, that a run waits for another one.
+fn announce_wait(stage: &str, lock: &Path) {
+    static ANNOUNCED: std::sync::Once = std::sync::Once::new();
+    ANNOUNCED.call_once(|| {
+        eprintln!(
+            "waiting for another pipeline process computing stage {stage} (lock {}); \
+             this run reuses its results",
+            lock.display()
+        );
+    });
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -252,6 +280,14 @@ fn run_in(
     let stage = &pipeline.stages[index];
     let out_dir = work_dir.join("out");
     std::fs::create_dir_all(&out_dir).map_err(EngineError::io("create", &out_dir))?;
+    let damaged = damaged_inputs(store, pipeline, index, records)?;
+    if !damaged.is_empty() {
+        return Err(RunError::Stage(format!(
+            "input {} was damaged after it was checked (another stage wrote into it); \
+             its producer runs again on the next `pipeline run`",
+            damaged.join(", ")
+        )));
+    }
     let inputs = materialize_inputs(store, pipeline, index, records, &work_dir.join("in"))?;
 
     std::fs::write(
@@ -293,9 +329,28 @@ fn run_in(
         std::panic::catch_unwind(AssertUnwindSafe(|| stage.kind.run(&mut context)))
     });
     bar.bar().finish_and_clear();
+
+    // Inputs are hard links to store objects. Permissions keep most stages from writing
+    // through them, but not one running as root, so check the objects did not change.
+    let modified = damaged_inputs(store, pipeline, index, records)?;
+    if !modified.is_empty() {
+        return Err(RunError::Stage(format!(
+            "the stage modified its input {} (or a stage running beside it did); a stage must \
+             not write into its inputs \
+             (copy a file into $OUT to change it). The damaged output is dropped, so its \
+             producer runs again",
+            modified.join(", ")
+        )));
+    }
     match result {
         Ok(Ok(())) => {}
-        Ok(Err(error)) => return Err(RunError::Stage(format!("{error:#}"))),
+        Ok(Err(error)) => {
+            let message = format!("{error:#}");
+            // A kind may already say which stage failed; the engine's message says it too.
+            let prefix = format!("stage {} failed: ", stage.name);
+            let message = message.strip_prefix(&prefix).unwrap_or(&message);
+            return Err(RunError::Stage(message.to_string()));
+        }
         Err(panic) => {
             let message = panic
                 .downcast_ref::<String>()
@@ -338,6 +393,46 @@ fn run_in(
     }
     tracing::info!(seconds = duration_s, "finished");
     Ok(record)
+}
+
+/// Checks the objects of every stage this stage reads. Each damaged object is removed with
+/// every record that references it, so its producer runs again; returns the damaged files as
+/// `stage/path`.
+fn damaged_inputs(
+    store: &Store,
+    pipeline: &Pipeline,
+    index: usize,
+    records: &[Option<Arc<RunRecord>>],
+) -> Result<Vec<String>, EngineError> {
+    let mut upstreams: Vec<usize> = pipeline.stages[index]
+        .inputs
+        .iter()
+        .flat_map(|input| input.reference.stages())
+        .collect();
+    upstreams.sort_unstable();
+    upstreams.dedup();
+
+    let mut damaged = Vec::new();
+    for upstream in upstreams {
+        let Some(record) = &records[upstream] else {
+            continue;
+        };
+        for entry in record.files() {
+            if store.object_is_intact(entry, false)? {
+                continue;
+            }
+            store.remove_object(&entry.digest)?;
+            let dropped = store.drop_records_referencing(&entry.digest)?;
+            tracing::warn!(
+                stage = %record.stage,
+                path = %entry.path,
+                dropped = ?dropped,
+                "input object damaged; removed with the records that reference it"
+            );
+            damaged.push(format!("{}/{}", record.stage, entry.path));
+        }
+    }
+    Ok(damaged)
 }
 
 fn materialize_inputs(

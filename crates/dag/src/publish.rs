@@ -1,31 +1,153 @@
 //! `publish: DIR`: copying a stage's output tree out of the store.
 //!
 //! The tree is copied (not linked, so editing a published file cannot damage the store) into a
-//! sibling temporary directory, which then replaces `DIR` by rename.
+//! sibling staging directory, which then takes the place of `DIR` by rename. Publishing never
+//! deletes or overwrites files the tool did not write: it only replaces a `DIR` that is missing,
+//! empty, or holds nothing but what an earlier publish listed in its marker file
+//! [`MARKER`]. The previous tree is moved aside before the new one is renamed in and removed
+//! after, so a crash in between leaves at worst a hidden `.DIR.previous-PID` sibling, never a
+//! lost user file. Published files get the usual permissions under the umask (0644 or 0755 with
+//! the common umask 022), executable when the stored object is.
 
+use std::collections::BTreeSet;
 use std::fs;
-use std::path::Path;
+use std::io::Write;
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::path::{Path, PathBuf};
 
 use crate::error::EngineError;
 use crate::record::RunRecord;
 use crate::store::Store;
 use crate::tree::EntryKind;
 
-/// Copies `record`'s output tree to `dir`, replacing what was there.
+/// The file listing what a publish wrote, one relative path a line.
+pub const MARKER: &str = ".pipeline-published";
+
+/// Copies `record`'s output tree to `dir`, replacing an earlier publish there.
 pub fn publish(store: &Store, record: &RunRecord, dir: &Path) -> Result<(), EngineError> {
     let name = dir
         .file_name()
         .map(|name| name.to_string_lossy().to_string())
         .unwrap_or_else(|| "published".to_string());
     let parent = dir.parent().unwrap_or(Path::new("."));
+    let previous_tree = replaceable_contents(dir)?;
     fs::create_dir_all(parent).map_err(EngineError::io("create", parent))?;
     let staging = parent.join(format!(".{name}.publishing-{}", std::process::id()));
     let previous = parent.join(format!(".{name}.previous-{}", std::process::id()));
-    if staging.exists() {
-        fs::remove_dir_all(&staging).map_err(EngineError::io("remove", &staging))?;
+    for leftover in [&staging, &previous] {
+        if leftover.exists() {
+            fs::remove_dir_all(leftover).map_err(EngineError::io("remove", leftover))?;
+        }
     }
 
+    let copied = copy_tree(store, record, &staging);
+    if let Err(error) = copied {
+        let _ = fs::remove_dir_all(&staging);
+        return Err(error);
+    }
+
+    match previous_tree {
+        PreviousTree::Missing => {}
+        PreviousTree::Empty => fs::remove_dir(dir).map_err(EngineError::io("replace", dir))?,
+        PreviousTree::Published => {
+            fs::rename(dir, &previous).map_err(EngineError::io("move aside", dir))?
+        }
+    }
+    if let Err(error) = fs::rename(&staging, dir) {
+        // Put the earlier publish back rather than leave DIR missing.
+        if previous.exists() {
+            let _ = fs::rename(&previous, dir);
+        }
+        let _ = fs::remove_dir_all(&staging);
+        return Err(EngineError::io("publish to", dir)(error));
+    }
+    if previous.exists() {
+        fs::remove_dir_all(&previous).map_err(EngineError::io("remove", &previous))?;
+    }
+    tracing::debug!(dir = %dir.display(), "published");
+    Ok(())
+}
+
+/// What is at the publish directory before a publish.
+enum PreviousTree {
+    Missing,
+    Empty,
+    /// Only files and directories an earlier publish listed in its marker.
+    Published,
+}
+
+/// Checks that `dir` can be replaced without losing a file the tool did not write.
+fn replaceable_contents(dir: &Path) -> Result<PreviousTree, EngineError> {
+    let metadata = match fs::symlink_metadata(dir) {
+        Ok(metadata) => metadata,
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => {
+            return Ok(PreviousTree::Missing)
+        }
+        Err(error) => return Err(EngineError::io("read metadata of", dir)(error)),
+    };
+    let refuse = |what: String| {
+        EngineError::Invalid(format!(
+            "cannot publish to {}: {what}, and publishing never deletes files it did not write; \
+             choose another `publish:` path or empty it",
+            dir.display()
+        ))
+    };
+    if !metadata.is_dir() {
+        return Err(refuse("it is not a directory".to_string()));
+    }
+    let mut contents = Vec::new();
+    list_tree(dir, "", &mut contents)?;
+    if contents.is_empty() {
+        return Ok(PreviousTree::Empty);
+    }
+    let marker = dir.join(MARKER);
+    let Ok(listed) = fs::read_to_string(&marker) else {
+        return Err(refuse(format!(
+            "it is not empty and holds no {MARKER} from an earlier publish"
+        )));
+    };
+    let listed: BTreeSet<&str> = listed.lines().collect();
+    if let Some(foreign) = contents
+        .iter()
+        .find(|path| path.as_str() != MARKER && !listed.contains(path.as_str()))
+    {
+        return Err(refuse(format!(
+            "{foreign} in it was not written by an earlier publish (move it out first)"
+        )));
+    }
+    Ok(PreviousTree::Published)
+}
+
+/// Lists every file and directory under `dir`, relative, with `/` separators.
+fn list_tree(dir: &Path, relative: &str, contents: &mut Vec<String>) -> Result<(), EngineError> {
+    for entry in fs::read_dir(dir).map_err(EngineError::io("read directory", dir))? {
+        let entry = entry.map_err(EngineError::io("read directory", dir))?;
+        let name = entry.file_name().to_string_lossy().to_string();
+        let path = if relative.is_empty() {
+            name
+        } else {
+            format!("{relative}/{name}")
+        };
+        let is_dir = entry
+            .file_type()
+            .map_err(EngineError::io("read metadata of", entry.path()))?
+            .is_dir();
+        contents.push(path.clone());
+        if is_dir {
+            list_tree(&entry.path(), &path, contents)?;
+        }
+    }
+    Ok(())
+}
+
+/// Copies the output tree into `staging` and writes the marker listing it.
+fn copy_tree(store: &Store, record: &RunRecord, staging: &PathBuf) -> Result<(), EngineError> {
+    fs::create_dir_all(staging).map_err(EngineError::io("create", staging))?;
+    let mut written = Vec::new();
     for entry in &record.manifest {
+        if entry.path.is_empty() {
+            continue;
+        }
         let target = staging.join(&entry.path);
         match entry.kind {
             EntryKind::Dir => {
@@ -36,27 +158,34 @@ pub fn publish(store: &Store, record: &RunRecord, dir: &Path) -> Result<(), Engi
                 if let Some(parent) = target.parent() {
                     fs::create_dir_all(parent).map_err(EngineError::io("create", parent))?;
                 }
-                let object = store.object_path(&entry.digest);
-                fs::copy(&object, &target).map_err(EngineError::io("copy", &object))?;
-                // The object is read-only; the published copy belongs to the user.
-                let mut permissions = fs::metadata(&target)
-                    .map_err(EngineError::io("read metadata of", &target))?
-                    .permissions();
-                #[allow(clippy::permissions_set_readonly_false)]
-                permissions.set_readonly(false);
-                fs::set_permissions(&target, permissions)
-                    .map_err(EngineError::io("change permissions of", &target))?;
+                copy_object(&store.object_path(&entry.digest), &target)?;
             }
         }
+        written.push(entry.path.clone());
     }
+    let marker = staging.join(MARKER);
+    let mut listing = written.join("\n");
+    listing.push('\n');
+    fs::write(&marker, listing).map_err(EngineError::io("write", &marker))
+}
 
-    if dir.exists() {
-        fs::rename(dir, &previous).map_err(EngineError::io("move aside", dir))?;
-    }
-    fs::rename(&staging, dir).map_err(EngineError::io("publish to", dir))?;
-    if previous.exists() {
-        fs::remove_dir_all(&previous).map_err(EngineError::io("remove", &previous))?;
-    }
-    tracing::debug!(dir = %dir.display(), "published");
-    Ok(())
+/// Copies a read-only object to a new file created with the umask's permissions.
+fn copy_object(object: &Path, target: &Path) -> Result<(), EngineError> {
+    let executable = fs::metadata(object)
+        .map_err(EngineError::io("read metadata of", object))?
+        .permissions()
+        .mode()
+        & 0o111
+        != 0;
+    let mut source = fs::File::open(object).map_err(EngineError::io("open", object))?;
+    let mut destination = fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(if executable { 0o777 } else { 0o666 })
+        .open(target)
+        .map_err(EngineError::io("create", target))?;
+    std::io::copy(&mut source, &mut destination).map_err(EngineError::io("copy", object))?;
+    destination
+        .flush()
+        .map_err(EngineError::io("write", target))
 }

@@ -4,7 +4,7 @@
 //! (a semaphore of `--jobs` permits, a stage's request clamped to that) and, on CUDA, its GPUs,
 //! and runs on a blocking thread, so the async threads only coordinate. When a stage fails,
 //! its dependants are skipped; without `keep_going` no new stage starts, but running stages
-//! finish and stay cached. Ctrl-C sets the cancellation flag every running stage polls, waits
+//! finish and stay cached. Ctrl-C (or SIGTERM) sets the cancellation flag every running stage polls, waits
 //! for them to return, and leaves their `scratch/` in place.
 
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -45,7 +45,7 @@ pub struct RunSummary {
     pub failed: Vec<(String, String)>,
     /// Stages not started because an upstream stage failed or the run stopped.
     pub skipped: Vec<String>,
-    /// Whether Ctrl-C stopped the run.
+    /// Whether Ctrl-C or SIGTERM stopped the run.
     pub interrupted: bool,
 }
 
@@ -110,6 +110,20 @@ async fn schedule(
     let mut running: JoinSet<(usize, Result<Outcome, StageError>)> = JoinSet::new();
     let ctrl_c = tokio::signal::ctrl_c();
     tokio::pin!(ctrl_c);
+    // SIGTERM (what `kill` and job schedulers send) stops the run like Ctrl-C. Without a
+    // handler it would end the process at once, leaving `tmp/` behind.
+    let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        .map_err(|error| tracing::warn!(%error, "cannot handle SIGTERM"))
+        .ok();
+    let sigterm = async move {
+        match terminate.as_mut() {
+            Some(terminate) => {
+                terminate.recv().await;
+            }
+            None => std::future::pending::<()>().await,
+        }
+    };
+    tokio::pin!(sigterm);
 
     loop {
         if !stop_starting {
@@ -188,6 +202,13 @@ async fn schedule(
                         records[index] = Some(outcome.record().clone());
                     }
                     Err(error) => {
+                        // A stage whose publish failed still ran (or was reused) and is cached.
+                        if let StageError::Publish { outcome, .. } = &error {
+                            match outcome {
+                                Outcome::Ran(_) => summary.ran.push(name.clone()),
+                                Outcome::Reused(_) => summary.reused.push(name.clone()),
+                            }
+                        }
                         tracing::error!(stage = %name, "{error}");
                         state[index] = State::Failed;
                         summary.failed.push((name, error.to_string()));
@@ -199,6 +220,12 @@ async fn schedule(
             }
             _ = &mut ctrl_c, if !summary.interrupted => {
                 tracing::warn!("interrupted; cancelling running stages");
+                summary.interrupted = true;
+                stop_starting = true;
+                cancelled.store(true, Ordering::Relaxed);
+            }
+            _ = &mut sigterm, if !summary.interrupted => {
+                tracing::warn!("terminated (SIGTERM); cancelling running stages");
                 summary.interrupted = true;
                 stop_starting = true;
                 cancelled.store(true, Ordering::Relaxed);

@@ -170,16 +170,25 @@ impl Store {
         Ok(dir)
     }
 
-    /// Takes the lock of `key`, waiting while another process holds it.
-    pub fn lock(&self, key: &str) -> Result<KeyLock, EngineError> {
-        let path = self.root.join("locks").join(format!("{key}.lock"));
+    /// Returns the lock file of `key`.
+    pub fn lock_path(&self, key: &str) -> PathBuf {
+        self.root.join("locks").join(format!("{key}.lock"))
+    }
+
+    /// Takes the lock of `key`, waiting while another process holds it; `on_wait` is called
+    /// once before waiting.
+    pub fn lock(&self, key: &str, on_wait: impl FnOnce()) -> Result<KeyLock, EngineError> {
+        let path = self.lock_path(key);
         let file = fs::OpenOptions::new()
             .create(true)
             .truncate(false)
             .write(true)
             .open(&path)
             .map_err(EngineError::io("open lock file", &path))?;
-        FileExt::lock_exclusive(&file).map_err(EngineError::io("lock", &path))?;
+        if !FileExt::try_lock_exclusive(&file).map_err(EngineError::io("lock", &path))? {
+            on_wait();
+            FileExt::lock_exclusive(&file).map_err(EngineError::io("lock", &path))?;
+        }
         Ok(KeyLock { file })
     }
 

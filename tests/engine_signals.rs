@@ -1,0 +1,108 @@
+//! SIGTERM stops a run like Ctrl-C, and a `command` stage's child dies with the pipeline.
+
+mod engine_support;
+
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use engine_support::{run_counts, Project};
+
+fn files_under(dir: &Path) -> Vec<PathBuf> {
+    let mut files = Vec::new();
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return files;
+    };
+    for entry in entries.flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            files.extend(files_under(&path));
+        } else {
+            files.push(path);
+        }
+    }
+    files
+}
+
+fn wait_for(what: &str, mut condition: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !condition() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+const SLOW: &str = r#"
+stages:
+  slow:
+    kind: command
+    params: {run: "echo $$ > $SCRATCH/pid; exec sleep 30"}
+"#;
+
+fn child_pid(project: &Project) -> u32 {
+    let scratch = project.cache().join("scratch");
+    let mut pid = None;
+    wait_for("the slow stage to start", || {
+        pid = files_under(&scratch)
+            .iter()
+            .find(|path| path.ends_with("pid"))
+            .and_then(|path| std::fs::read_to_string(path).ok())
+            .and_then(|text| text.trim().parse().ok());
+        pid.is_some()
+    });
+    pid.unwrap()
+}
+
+/// Whether `pid` runs (a zombie waiting for its reaper counts as gone).
+fn is_running(pid: u32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .map(|stat| {
+            let state = stat.rsplit(')').next().unwrap_or("").trim_start();
+            !state.starts_with('Z')
+        })
+        .unwrap_or(false)
+}
+
+#[test]
+fn sigterm_cancels_running_stage_cleanly() {
+    let project = Project::new(SLOW);
+    let child = project
+        .command(&["run"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let sleeper = child_pid(&project);
+
+    let started = Instant::now();
+    // SAFETY: kill(2) on the child this test started.
+    unsafe {
+        libc::kill(child.id() as libc::pid_t, libc::SIGTERM);
+    }
+    let output = child.wait_with_output().unwrap();
+    assert!(started.elapsed() < Duration::from_secs(10));
+    assert_eq!(
+        output.status.code(),
+        Some(1),
+        "SIGTERM must end with exit 1"
+    );
+    assert_eq!(run_counts(&output), (0, 0));
+    assert!(files_under(&project.cache().join("tmp")).is_empty());
+    assert!(!files_under(&project.cache().join("scratch")).is_empty());
+    assert!(!is_running(sleeper));
+}
+
+#[test]
+fn sigkill_takes_command_child_along() {
+    let project = Project::new(SLOW);
+    let mut child = project
+        .command(&["run"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let sleeper = child_pid(&project);
+    child.kill().unwrap();
+    child.wait().unwrap();
+    wait_for("the command's process to die", || !is_running(sleeper));
+}
