@@ -545,3 +545,47 @@ fn failed_translate_leaves_no_output() {
         "{entries:?}"
     );
 }
+
+#[test]
+fn import_checkpoint_invalid_size_exits_2() {
+    let work = tempfile::tempdir().unwrap();
+    for size in ["0", "7", "4"] {
+        let output = pipeline(&[
+            "import-checkpoint".as_ref(),
+            work.path().join("authors").as_os_str(),
+            "--out".as_ref(),
+            work.path().join("c.safetensors").as_os_str(),
+            "--size".as_ref(),
+            size.as_ref(),
+        ]);
+        let message = stderr(&output);
+        assert_eq!(output.status.code(), Some(2), "--size {size}: {message}");
+        assert!(message.contains("--size"), "--size {size}: {message}");
+        assert!(!work.path().join("c.safetensors").exists());
+    }
+}
+
+#[test]
+fn import_checkpoint_creates_out_folder() {
+    let Some(model) = shared("fixtures/model") else {
+        return;
+    };
+    let work = tempfile::tempdir().unwrap();
+    let out = work.path().join("new").join("deeper").join("c.safetensors");
+    let output = pipeline(&[
+        "import-checkpoint".as_ref(),
+        model.join("authors_checkpoint").as_os_str(),
+        "--out".as_ref(),
+        out.as_os_str(),
+    ]);
+    let message = stderr(&output);
+    assert!(output.status.success(), "{message}");
+    assert!(out.is_file());
+    assert!(!message.contains("(Simple)"), "{message}");
+    assert!(!message.contains("(Full)"), "{message}");
+    let entries: Vec<String> = std::fs::read_dir(out.parent().unwrap())
+        .unwrap()
+        .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(entries, vec!["c.safetensors".to_string()]);
+}

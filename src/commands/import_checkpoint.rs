@@ -4,7 +4,10 @@
 
 use std::path::PathBuf;
 
-use stages::translate::import_authors_checkpoint;
+use anyhow::Context;
+use stages::translate::{check_size, import_authors_checkpoint};
+
+use crate::exit::InvalidInput;
 
 /// Arguments of `pipeline import-checkpoint`.
 #[derive(Debug, clap::Args)]
@@ -13,23 +16,30 @@ pub struct ImportCheckpointArgs {
     #[arg(value_name = "DIR")]
     pub dir: PathBuf,
 
-    /// Output checkpoint (.safetensors).
+    /// Output checkpoint (.safetensors); its folder is created with its parents.
     #[arg(long, value_name = "FILE")]
     pub out: PathBuf,
 
-    /// Training image size in pixels to record in the checkpoint; translation otherwise takes
-    /// it from --size or from the input images.
+    /// Training image size in pixels to record in the checkpoint, a multiple of 4 from 8 to
+    /// 8192; translation otherwise takes it from its own --size or from the input images.
     #[arg(long, value_name = "N")]
     pub size: Option<usize>,
 }
 
 /// Imports the checkpoint and prints the shapes it found.
 pub fn run(args: ImportCheckpointArgs) -> anyhow::Result<()> {
+    if let Some(size) = args.size {
+        check_size(size).map_err(|reason| InvalidInput(format!("invalid --size: {reason}")))?;
+    }
     let imported = import_authors_checkpoint(&args.dir)?;
+    if let Some(folder) = args.out.parent().filter(|p| !p.as_os_str().is_empty()) {
+        std::fs::create_dir_all(folder)
+            .with_context(|| format!("cannot create the folder {}", folder.display()))?;
+    }
     imported.write(&args.out, args.size)?;
     let generator = imported.generator;
     let discriminators = match imported.discriminator {
-        Some(config) => format!("discriminators ndf {} ({:?})", config.ndf, config.variant),
+        Some(config) => format!("{} discriminators, ndf {}", config.variant, config.ndf),
         None => "no discriminators".to_string(),
     };
     eprintln!(

@@ -118,9 +118,15 @@ impl CheckpointMetadata {
         let masked = match header.get(METADATA_MASKED).map(String::as_str) {
             Some("true") => true,
             Some("false") => false,
-            other => {
+            Some(other) => {
                 return Err(invalid(format!(
                     "metadata {METADATA_MASKED:?} is {other:?}, expected \"true\" or \"false\""
+                )))
+            }
+            None => {
+                return Err(invalid(format!(
+                    "the header metadata has no {METADATA_MASKED:?}; write checkpoints with \
+                     checkpoint::write_checkpoint or pipeline import-checkpoint"
                 )))
             }
         };
@@ -370,6 +376,19 @@ mod tests {
         assert_eq!(read["a"].to_vec1::<f32>().unwrap(), vec![3.0]);
         assert_eq!(read["b"].to_vec1::<f32>().unwrap(), vec![1.0, 2.0]);
         assert_eq!(read_header(&path).unwrap()["key07"], "1");
+    }
+
+    #[test]
+    fn header_without_masked_names_key() {
+        let header = HashMap::from([
+            (METADATA_NGF.to_owned(), "8".to_owned()),
+            (METADATA_N_RES.to_owned(), "3".to_owned()),
+        ]);
+        let error = CheckpointMetadata::from_header(Path::new("c.safetensors"), &header)
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("no \"masked\""), "{error}");
+        assert!(!error.contains("None"), "{error}");
     }
 
     #[test]

@@ -19,6 +19,16 @@ pub enum DiscriminatorVariant {
     Full,
 }
 
+impl std::fmt::Display for DiscriminatorVariant {
+    /// Writes the name the `discriminator` training param uses: `simple` or `full`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            DiscriminatorVariant::Simple => "simple",
+            DiscriminatorVariant::Full => "full",
+        })
+    }
+}
+
 /// Shape of a discriminator.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct DiscriminatorConfig {
