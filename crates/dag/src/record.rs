@@ -16,6 +16,11 @@ pub struct KeyParts {
     pub params: serde_json::Value,
     /// Each input by name, with the digests of what it references.
     pub inputs: BTreeMap<String, InputDigest>,
+    /// Each file or folder outside the store the kind reads, as written in the params, with
+    /// its content digest (`missing` when absent). Left out of the encoding when empty, so
+    /// kinds without such paths keep their keys.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub external: BTreeMap<String, String>,
 }
 
 /// The content an input referenced when a key was computed.
@@ -105,6 +110,7 @@ mod tests {
             fingerprint: "f".into(),
             params,
             inputs: BTreeMap::new(),
+            external: BTreeMap::new(),
         }
     }
 

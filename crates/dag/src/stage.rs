@@ -29,6 +29,15 @@ pub trait StageKind: Send + Sync {
     /// Returns the input names this kind accepts, and which of them are required.
     fn inputs(&self) -> &'static [InputSpec];
 
+    /// Returns the files and folders outside the store that a run with these canonical params
+    /// reads, as written (relative paths are relative to the pipeline file's folder). Their
+    /// content digests enter the stage key, so changing, creating or deleting one makes the
+    /// stage stale. A run resolves them with [`StageContext::resolve_path`].
+    fn external_paths(&self, params: &serde_json::Value) -> Vec<PathBuf> {
+        let _ = params;
+        Vec::new()
+    }
+
     /// What one run needs from the scheduler, given its canonical params.
     fn resources(&self, params: &serde_json::Value) -> Resources {
         let _ = params;
@@ -154,6 +163,7 @@ pub struct StageContext {
     threads: usize,
     progress: Progress,
     cancelled: Arc<AtomicBool>,
+    pipeline_root: PathBuf,
 }
 
 /// The parts of a [`StageContext`], given by the executor that builds it.
@@ -186,7 +196,20 @@ impl StageContext {
             threads: parts.threads,
             progress: parts.progress,
             cancelled: parts.cancelled,
+            pipeline_root: PathBuf::new(),
         }
+    }
+
+    /// Sets the folder relative paths in params are resolved against (default: the working
+    /// directory).
+    pub fn with_pipeline_root(mut self, root: &Path) -> Self {
+        self.pipeline_root = root.to_path_buf();
+        self
+    }
+
+    /// Resolves a path written in the params against the pipeline file's folder.
+    pub fn resolve_path(&self, path: &Path) -> PathBuf {
+        self.pipeline_root.join(path)
     }
 
     /// Returns the expanded stage name, e.g. `train.centered-square`.

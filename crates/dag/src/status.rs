@@ -20,6 +20,8 @@ pub enum StaleReason {
     NeverRun,
     ParamChanged(String),
     InputChanged(String),
+    /// A file or folder outside the store that the stage reads, as written in its params.
+    FileChanged(String),
     CodeChanged,
     OutputDamaged,
 }
@@ -30,6 +32,7 @@ impl std::fmt::Display for StaleReason {
             StaleReason::NeverRun => f.write_str("never run"),
             StaleReason::ParamChanged(key) => write!(f, "param changed: {key}"),
             StaleReason::InputChanged(stage) => write!(f, "input changed: {stage}"),
+            StaleReason::FileChanged(path) => write!(f, "file changed: {path}"),
             StaleReason::CodeChanged => f.write_str("code changed"),
             StaleReason::OutputDamaged => f.write_str("output damaged"),
         }
@@ -85,7 +88,7 @@ pub fn pipeline_status(
             };
             (Some(reason), None)
         } else {
-            let parts = key_parts(pipeline, index, &records).map_err(EngineError::Invalid)?;
+            let parts = key_parts(store, pipeline, index, &records)?;
             let key = parts.key();
             // Status only reads: damage is reported here and repaired by `run` or `verify`.
             let reason = match store.read_record(&key) {
@@ -136,6 +139,12 @@ fn compare(last: &KeyParts, current: &KeyParts) -> StaleReason {
             return StaleReason::InputChanged(stage.unwrap_or_else(|| name.clone()));
         }
     }
+    let paths = last.external.keys().chain(current.external.keys());
+    for path in paths {
+        if last.external.get(path) != current.external.get(path) {
+            return StaleReason::FileChanged(path.clone());
+        }
+    }
     // Same parts, no record and no damage marker: the record was collected or deleted.
     StaleReason::NeverRun
 }
@@ -181,6 +190,7 @@ mod tests {
             fingerprint: fingerprint.to_string(),
             params,
             inputs,
+            external: BTreeMap::new(),
         }
     }
 

@@ -8,6 +8,7 @@
 //! - `scratch/<key>/`: a stage's resumable state.
 //! - `tmp/`: the directories stages run in.
 //! - `locks/<key>.lock`: the per-key file locks.
+//! - `externals/`: cached digests of files outside the store that stages read.
 //!
 //! Crash safety comes from ordering: outputs are moved into `objects/` first, and the record
 //! that makes them visible is written last, to a temporary file that is fsynced and renamed.
@@ -40,6 +41,7 @@ use crate::tree::{hash_file, hash_tree, hex, EntryKind, ManifestEntry};
 pub struct Store {
     root: PathBuf,
     counters: Arc<AccessCounters>,
+    read_only: bool,
 }
 
 /// How much file-system work reads of the store did, for the no-op benchmark.
@@ -98,6 +100,7 @@ impl Store {
         Ok(Self {
             root,
             counters: Arc::default(),
+            read_only: false,
         })
     }
 
@@ -114,7 +117,13 @@ impl Store {
         Ok(Self {
             root,
             counters: Arc::default(),
+            read_only: true,
         })
+    }
+
+    /// Returns whether the store was opened with [`Store::open_read_only`].
+    pub fn is_read_only(&self) -> bool {
+        self.read_only
     }
 
     /// Counts of records read and objects stat'ed or rehashed since the store was opened.
