@@ -6,8 +6,8 @@ use std::path::PathBuf;
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     /// A tensor operation failed (shape mismatch, missing variable, device error).
-    #[error(transparent)]
-    Candle(#[from] candle_core::Error),
+    #[error("{}", candle_message(.0))]
+    Candle(candle_core::Error),
 
     /// Reading or writing a file failed; the cause follows in the error chain.
     #[error("cannot access {path}")]
@@ -55,3 +55,40 @@ pub enum Error {
 
 /// The crate's result type.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+impl From<candle_core::Error> for Error {
+    fn from(error: candle_core::Error) -> Self {
+        Error::Candle(error)
+    }
+}
+
+/// Renders a candle error on one line, without the backtrace candle attaches when
+/// `RUST_BACKTRACE` is set: messages are for users, and the backtrace names only candle's
+/// internals.
+pub fn candle_message(error: &candle_core::Error) -> String {
+    match error {
+        candle_core::Error::WithBacktrace { inner, .. } => candle_message(inner),
+        candle_core::Error::WithPath { inner, path } => {
+            format!("{}: {}", path.display(), candle_message(inner))
+        }
+        candle_core::Error::Context { inner, context } => {
+            format!("{context}: {}", candle_message(inner))
+        }
+        other => other.to_string().replace('\n', " "),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn candle_error_drops_backtrace() {
+        let traced = candle_core::Error::WithBacktrace {
+            inner: Box::new(candle_core::Error::Msg("shape mismatch in conv2d".into())),
+            backtrace: Box::new(std::backtrace::Backtrace::force_capture()),
+        };
+        let message = Error::from(traced).to_string();
+        assert_eq!(message, "shape mismatch in conv2d");
+    }
+}

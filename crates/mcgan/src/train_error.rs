@@ -6,8 +6,8 @@ use std::path::PathBuf;
 #[derive(Debug, thiserror::Error)]
 pub enum TrainError {
     /// A tensor operation failed.
-    #[error(transparent)]
-    Candle(#[from] candle_core::Error),
+    #[error("{}", crate::error::candle_message(.0))]
+    Candle(candle_core::Error),
 
     /// Reading or writing a checkpoint failed.
     #[error(transparent)]
@@ -73,4 +73,10 @@ pub enum TrainError {
         /// Iterations completed.
         iteration: u64,
     },
+}
+
+impl From<candle_core::Error> for TrainError {
+    fn from(error: candle_core::Error) -> Self {
+        TrainError::Candle(error)
+    }
 }
