@@ -225,3 +225,21 @@ stages:
         0
     );
 }
+
+#[test]
+fn cache_that_is_a_file_is_named_once() {
+    let project = Project::new(TWO_STAGES);
+    std::fs::write(project.path().join("not-a-folder"), "x").unwrap();
+    for command in ["run", "status", "verify"] {
+        for cache in ["not-a-folder", "not-a-folder/cache"] {
+            let output = project.pipeline(&[command, "--cache", cache]);
+            let stderr = String::from_utf8_lossy(&output.stderr);
+            assert_eq!(output.status.code(), Some(1), "{command}: {stderr}");
+            assert!(
+                stderr.contains(&format!("cache {cache} is not a directory")),
+                "{command}: {stderr}"
+            );
+            assert_eq!(stderr.matches("os error").count(), 0, "{stderr}");
+        }
+    }
+}

@@ -23,13 +23,13 @@ pub fn run(args: StatusArgs) -> anyhow::Result<()> {
     let overrides = args.overrides.parse()?;
     let pipeline = load_pipeline(&args.spec.file, &overrides)?;
     let selected = select(&pipeline, &args.targets)?;
-    if !args.cache.cache.exists() {
+    let store = args.cache.open_read_only()?;
+    if !store.root().exists() {
         eprintln!(
             "note: cache {} does not exist, so every stage shows as never run; check --cache",
             args.cache.cache.display()
         );
     }
-    let store = args.cache.open_read_only()?;
     let statuses = dag::pipeline_status(&store, &pipeline, &selected)?;
 
     if args.json {

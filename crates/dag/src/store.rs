@@ -90,6 +90,7 @@ const SUBDIRECTORIES: &[&str] = &["objects", "runs", "names", "scratch", "tmp", 
 impl Store {
     /// Opens (creating if needed) the store at `root`.
     pub fn open(root: &Path) -> Result<Self, EngineError> {
+        check_root(root)?;
         for sub in SUBDIRECTORIES {
             let dir = root.join(sub);
             fs::create_dir_all(&dir).map_err(EngineError::io("create store directory", &dir))?;
@@ -107,6 +108,7 @@ impl Store {
     /// Opens the store at `root` for reading only: nothing is created, and a missing `root`
     /// reads as an empty store.
     pub fn open_read_only(root: &Path) -> Result<Self, EngineError> {
+        check_root(root)?;
         let root = match fs::canonicalize(root) {
             Ok(root) => root,
             Err(error) if error.kind() == std::io::ErrorKind::NotFound => {
@@ -414,6 +416,23 @@ impl Store {
             .records
             .sort_by(|first, second| first.stage.cmp(&second.stage));
         Ok(stored)
+    }
+}
+
+/// Rejects a cache path that exists but is not a directory (or lies under a file).
+fn check_root(root: &Path) -> Result<(), EngineError> {
+    let not_a_directory = || {
+        EngineError::Invalid(format!(
+            "cache {} is not a directory; pass a folder to --cache",
+            root.display()
+        ))
+    };
+    match fs::metadata(root) {
+        Ok(metadata) if metadata.is_dir() => Ok(()),
+        Ok(_) => Err(not_a_directory()),
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(error) if error.kind() == std::io::ErrorKind::NotADirectory => Err(not_a_directory()),
+        Err(error) => Err(EngineError::io("read metadata of", root)(error)),
     }
 }
 
