@@ -322,3 +322,39 @@ fn identical_inputs_give_zero() {
     assert!(output.status.success(), "{output:?}");
     assert_eq!(stdout_lines(&output).last().unwrap(), "FID: 0.000000");
 }
+
+#[test]
+fn single_row_input_is_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let one = dir.path().join("one.npy");
+    FeatureTable::new(Vec::new(), vec![0.5, 1.5], 2)
+        .unwrap()
+        .write(&one)
+        .unwrap();
+    let two = dir.path().join("two.npy");
+    FeatureTable::new(Vec::new(), vec![0.5, 1.5, 2.5, 0.5], 2)
+        .unwrap()
+        .write(&two)
+        .unwrap();
+    let output = pipeline(&["fid", path_str(&one), path_str(&two)]);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains(path_str(&one)), "{stderr}");
+    assert!(stderr.contains("got 1"), "{stderr}");
+}
+
+#[test]
+fn non_finite_input_is_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let broken = dir.path().join("broken.arrow");
+    let names = vec!["x.png".to_string(), "y.png".to_string()];
+    FeatureTable::new(names, vec![0.5, f32::NAN, 2.5, 0.5], 2)
+        .unwrap()
+        .write(&broken)
+        .unwrap();
+    let output = pipeline(&["fid", path_str(&broken), path_str(&broken)]);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains(path_str(&broken)), "{stderr}");
+    assert!(stderr.contains("(image x.png) is NaN"), "{stderr}");
+}

@@ -74,9 +74,11 @@ enum Loaded {
 }
 
 impl Loaded {
-    fn statistics(&self) -> anyhow::Result<Statistics> {
+    /// Computes the statistics of the input loaded from `path`; errors name the path.
+    fn statistics(&self, path: &Path) -> anyhow::Result<Statistics> {
         match self {
-            Loaded::Features(table) => Ok(Statistics::from_table(table)?),
+            Loaded::Features(table) => Statistics::from_table(table)
+                .map_err(|error| anyhow::anyhow!("{}: {error}", path.display())),
             Loaded::Statistics(statistics) => Ok(statistics.clone()),
         }
     }
@@ -115,7 +117,7 @@ pub fn run(args: FidArgs) -> anyhow::Result<()> {
     let (first, second) = (&args.first, &args.second);
 
     if args.save_stats {
-        let statistics = load(first, &args, &params)?.statistics()?;
+        let statistics = load(first, &args, &params)?.statistics(first)?;
         statistics
             .write_npz(second)
             .with_context(|| format!("cannot write statistics to {}", second.display()))?;
@@ -129,7 +131,7 @@ pub fn run(args: FidArgs) -> anyhow::Result<()> {
 
     let a = load(first, &args, &params)?;
     let b = load(second, &args, &params)?;
-    let (a_statistics, b_statistics) = (a.statistics()?, b.statistics()?);
+    let (a_statistics, b_statistics) = (a.statistics(first)?, b.statistics(second)?);
     let result = match (&a, &b) {
         (Loaded::Features(a_table), Loaded::Features(b_table)) => frechet_distance_with_rows(
             &a_statistics,
@@ -198,6 +200,9 @@ fn load(path: &Path, args: &FidArgs, params: &FidParams) -> anyhow::Result<Loade
             path.display()
         );
     };
+    table
+        .check_finite()
+        .map_err(|error| anyhow::anyhow!("{}: {error}", path.display()))?;
     if let Some(batch) = params.drop_last_batch {
         let total = table.len();
         let kept = drop_last_batch(&mut table, batch)?;

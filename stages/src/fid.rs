@@ -11,6 +11,7 @@
 
 use std::path::{Path, PathBuf};
 
+use anyhow::Context;
 use dag::{Input, InputSpec, Resources, StageContext, StageKind};
 use fid::pairwise::{compare_pairs, stage_label, write_parquet, FidParams, LabelledFeatures};
 use fid::FeatureTable;
@@ -71,7 +72,9 @@ impl StageKind for Fid {
         let mut sets = Vec::with_capacity(entries.len());
         for (stage, path) in &entries {
             ctx.check_cancelled()?;
-            let table = FeatureTable::read(&feature_file(path))?;
+            let file = feature_file(path);
+            let table = FeatureTable::read(&file)?;
+            check_feature_set(&table, &file, stage)?;
             sets.push(LabelledFeatures {
                 label: stage_label(stage).to_string(),
                 table,
@@ -84,6 +87,22 @@ impl StageKind for Fid {
         ctx.progress().inc(1);
         Ok(())
     }
+}
+
+/// Checks that the features of input `stage`, read from `file`, can enter a covariance: at
+/// least 2 rows, every value finite.
+fn check_feature_set(table: &FeatureTable, file: &Path, stage: &str) -> anyhow::Result<()> {
+    if table.len() < 2 {
+        anyhow::bail!(
+            "FID needs at least 2 feature rows, but {} (input {stage}) has {}; give that \
+             stage a folder of 2 or more images",
+            file.display(),
+            table.len()
+        );
+    }
+    table
+        .check_finite()
+        .with_context(|| format!("{} (input {stage})", file.display()))
 }
 
 /// The feature file of an input: the `features.arrow` of a `features` stage's output tree, or
@@ -166,6 +185,36 @@ mod tests {
         );
         assert!(rows.iter().all(|row| row.kid_mean.is_some()));
         assert_eq!((rows[1].n_a, rows[1].n_b), (30, 40));
+    }
+
+    #[test]
+    fn non_finite_feature_names_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("features.arrow");
+        let mut features = vec![0.25f32; 3 * 4];
+        features[5] = f32::INFINITY;
+        let names = ["a.png", "b.png", "c.png"].map(String::from).to_vec();
+        let table = FeatureTable::new(names, features, 4).unwrap();
+
+        let error = check_feature_set(&table, &file, "features.A.test").unwrap_err();
+        let message = format!("{error:#}");
+        assert!(message.contains(&*file.to_string_lossy()), "{message}");
+        assert!(message.contains("features.A.test"), "{message}");
+        assert!(message.contains("(image b.png) is inf"), "{message}");
+    }
+
+    #[test]
+    fn single_row_names_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("features.arrow");
+        let table = FeatureTable::new(vec!["a.png".into()], vec![0.5; 4], 4).unwrap();
+
+        let message = check_feature_set(&table, &file, "features.A.test")
+            .unwrap_err()
+            .to_string();
+        assert!(message.contains(&*file.to_string_lossy()), "{message}");
+        assert!(message.contains("at least 2 feature rows"), "{message}");
+        assert!(message.contains("has 1;"), "{message}");
     }
 
     #[test]

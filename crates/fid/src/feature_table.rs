@@ -68,6 +68,24 @@ impl FeatureTable {
         &self.features[index * self.dim..(index + 1) * self.dim]
     }
 
+    /// Checks that every value is finite; the error names the first bad row and, when the
+    /// table has file names, its image.
+    pub fn check_finite(&self) -> Result<()> {
+        let Some(position) = self.features.iter().position(|value| !value.is_finite()) else {
+            return Ok(());
+        };
+        let row = position / self.dim.max(1);
+        let image = match self.files.get(row) {
+            Some(file) => format!(" (image {file})"),
+            None => String::new(),
+        };
+        Err(FidError::InvalidInput(format!(
+            "feature value {} of row {row}{image} is {}; extract the features again",
+            position % self.dim.max(1),
+            self.features[position]
+        )))
+    }
+
     /// Keeps the first `rows` rows.
     pub fn truncate(&mut self, rows: usize) {
         self.features.truncate(rows * self.dim);

@@ -152,6 +152,13 @@ pub fn compare_pairs(sets: Vec<LabelledFeatures>, params: &FidParams) -> Result<
             let total = set.table.len();
             let kept = drop_last_batch(&mut set.table, batch)?;
             tracing::info!(label = %set.label, total, kept, "dropped the last partial batch");
+            if kept < 2 && total >= 2 {
+                return Err(FidError::InvalidParams(format!(
+                    "`drop_last_batch` {batch} keeps {kept} of the {total} rows of feature set \
+                     `{}`, and FID needs at least 2; lower it, or remove it to use every row",
+                    set.label
+                )));
+            }
         }
     }
 
@@ -403,6 +410,33 @@ mod tests {
         assert_eq!(pairs, vec![("x", "y"), ("x", "z"), ("y", "z")]);
         assert_eq!((results[0].n_a, results[0].n_b), (20, 30));
         assert!(results.iter().all(|r| r.kid_mean.is_some() && r.fid > 0.0));
+    }
+
+    #[test]
+    fn emptying_drop_last_batch_names_param_and_set() {
+        let sets = vec![labelled("scale=0.50", 6, 0.0), labelled("test", 60, 1.0)];
+        let params = FidParams {
+            kid: false,
+            drop_last_batch: Some(50),
+            ..FidParams::default()
+        };
+        let error = compare_pairs(sets, &params).unwrap_err().to_string();
+        assert!(error.contains("`drop_last_batch` 50"), "{error}");
+        assert!(error.contains("keeps 0 of the 6 rows"), "{error}");
+        assert!(error.contains("`scale=0.50`"), "{error}");
+    }
+
+    #[test]
+    fn non_finite_value_names_image() {
+        let mut features = vec![0.5f32; 3 * 2];
+        features[3] = f32::NAN;
+        let names = ["a.png", "b.png", "c.png"].map(String::from).to_vec();
+        let table = FeatureTable::new(names, features, 2).unwrap();
+        let error = table.check_finite().unwrap_err().to_string();
+        assert!(
+            error.contains("value 1 of row 1 (image b.png) is NaN"),
+            "{error}"
+        );
     }
 
     #[test]

@@ -34,7 +34,7 @@ impl Statistics {
         let count = features.len() / dim;
         if count < 2 {
             return Err(FidError::InvalidInput(format!(
-                "a covariance needs at least 2 feature vectors, got {count}"
+                "a covariance needs at least 2 feature vectors (one per image), got {count}"
             )));
         }
         if let Some(position) = features.iter().position(|&v| !v.into().is_finite()) {
