@@ -324,6 +324,33 @@ fn identical_inputs_give_zero() {
 }
 
 #[test]
+fn save_stats_needs_npz_target() {
+    let dir = tempfile::tempdir().unwrap();
+    let features = dir.path().join("a.npy");
+    FeatureTable::new(Vec::new(), vec![0.0, 1.0, 2.0, 4.0], 2)
+        .unwrap()
+        .write(&features)
+        .unwrap();
+    let kept = dir.path().join("b.arrow");
+    std::fs::write(&kept, "features the user keeps\n").unwrap();
+    for target in [kept.clone(), dir.path().join("stats.txt")] {
+        let output = pipeline(&[
+            "fid",
+            "--save-stats",
+            path_str(&features),
+            path_str(&target),
+        ]);
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(2), "{stderr}");
+        assert!(stderr.contains("must end in .npz"), "{stderr}");
+        assert!(stderr.contains(path_str(&target)), "{stderr}");
+    }
+    let kept_text = std::fs::read_to_string(&kept).unwrap();
+    assert_eq!(kept_text, "features the user keeps\n");
+    assert!(!dir.path().join("stats.txt").exists());
+}
+
+#[test]
 fn single_row_input_is_named() {
     let dir = tempfile::tempdir().unwrap();
     let one = dir.path().join("one.npy");

@@ -24,7 +24,8 @@ pub struct FidArgs {
     #[arg(value_name = "A")]
     pub first: PathBuf,
 
-    /// Second input, as A. With --save-stats: the .npz file to write.
+    /// Second input, as A. With --save-stats: the statistics file to write, which must end
+    /// in .npz (an existing file is replaced).
     #[arg(value_name = "B")]
     pub second: PathBuf,
 
@@ -62,7 +63,7 @@ pub struct FidArgs {
     #[arg(long, value_name = "N")]
     pub drop_last_batch: Option<usize>,
 
-    /// Write the pytorch-fid statistics (mu, sigma) of the first path to the second (.npz).
+    /// Write the pytorch-fid statistics (mu, sigma) of A to B, a path ending in .npz.
     #[arg(long)]
     pub save_stats: bool,
 }
@@ -95,6 +96,16 @@ fn validate(args: &FidArgs) -> Result<(), InvalidInput> {
         if value == Some(0) {
             return Err(InvalidInput(format!("{flag} must be at least 1")));
         }
+    }
+    let is_npz = args
+        .second
+        .extension()
+        .is_some_and(|extension| extension.eq_ignore_ascii_case("npz"));
+    if args.save_stats && !is_npz {
+        return Err(InvalidInput(format!(
+            "--save-stats writes pytorch-fid statistics, so B must end in .npz; got {}",
+            args.second.display()
+        )));
     }
     // The unbiased MMD estimate divides by m (m - 1), so a subset needs two rows.
     if args.kid_subset_size < 2 {
