@@ -269,3 +269,43 @@ stages:
         .iter()
         .all(|path| path.extension().is_some_and(|extension| extension == "log")));
 }
+
+#[test]
+fn run_waiting_on_lock_says_so_once() {
+    let spec = r#"
+stages:
+  first:
+    kind: command
+    params: {run: "touch $SCRATCH/started; sleep 1; echo 1 > $OUT/a"}
+  second:
+    kind: command
+    params: {run: "sleep 1; echo 2 > $OUT/b"}
+"#;
+    let project = Project::new(spec);
+    let holder = project
+        .command(&["run", "--jobs", "2"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let scratch = project.cache().join("scratch");
+    wait_for("the first run to start", || {
+        files_under(&scratch)
+            .iter()
+            .any(|path| path.ends_with("started"))
+    });
+    let waiter = project.pipeline(&["run", "--jobs", "2"]);
+    let holder = holder.wait_with_output().unwrap();
+    assert!(holder.status.success());
+
+    let stderr = String::from_utf8_lossy(&waiter.stderr);
+    assert!(waiter.status.success(), "{stderr}");
+    assert_eq!(run_counts(&waiter), (0, 2));
+    assert_eq!(
+        stderr
+            .matches("waiting for another pipeline process")
+            .count(),
+        1,
+        "{stderr}"
+    );
+}
