@@ -363,3 +363,21 @@ fn unwritable_out_fails_before_extracting() {
     assert!(stderr.contains(&*out.to_string_lossy()), "{stderr}");
     assert!(!stderr.contains("no images"), "{stderr}");
 }
+
+#[test]
+fn broken_image_named_once() {
+    let Some(fixtures) = fixtures_dir() else {
+        return;
+    };
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let images = one_image_folder(&fixtures, dir.path());
+    let photo = std::fs::read(images.join("a.png")).unwrap();
+    std::fs::write(images.join("cut.png"), &photo[..photo.len() / 2]).unwrap();
+    let out = dir.path().join("features.npy");
+    let output = features(&images, &out, "ttur");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert_eq!(stderr.matches("cut.png").count(), 1, "{stderr}");
+    assert!(stderr.contains("failed to decode image"), "{stderr}");
+    assert_eq!(stderr.trim_end().lines().count(), 1, "{stderr}");
+}

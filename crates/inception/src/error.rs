@@ -61,6 +61,10 @@ pub enum InceptionError {
     #[error("failed to decode image {path}: {reason}")]
     Decode { path: PathBuf, reason: String },
 
+    /// An image file that does not decode; the imaging error starts with the file's path.
+    #[error("failed to decode image {0}")]
+    Image(imaging::ImageError),
+
     #[error("unknown preprocessing mode {0:?}; expected ttur, pytorch-fid or clean")]
     UnknownMode(String),
 

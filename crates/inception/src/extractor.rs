@@ -87,7 +87,7 @@ pub fn prepare_file(path: &Path, mode: Preprocess, out: &mut [f32]) -> Result<()
         path: path.to_path_buf(),
         reason,
     };
-    let image = imaging::decode_rgb(path).map_err(|error| decode_error(error.to_string()))?;
+    let image = imaging::decode_rgb(path).map_err(InceptionError::Image)?;
     let (width, height) = (image.width() as usize, image.height() as usize);
     mode.prepare(image.as_raw(), height, width, out)
         .map_err(|error| decode_error(error.to_string()))
