@@ -3,7 +3,7 @@
 //! The tree is copied (not linked, so editing a published file cannot damage the store) into a
 //! sibling staging directory, which then takes the place of `DIR` by rename. Publishing never
 //! deletes or overwrites files the tool did not write: it only replaces a `DIR` that is missing,
-//! empty, or holds nothing but what an earlier publish listed in its marker file
+//! empty, or contains nothing but what an earlier publish listed in its marker file
 //! [`MARKER`]. The previous tree is moved aside before the new one is renamed in and removed
 //! after, so a crash in between leaves at worst a hidden `.DIR.previous-PID` sibling, never a
 //! lost user file. Published files get the usual permissions under the umask (0644 or 0755 with
@@ -85,7 +85,7 @@ fn replaceable_contents(dir: &Path) -> Result<PreviousTree, EngineError> {
         }
         Err(error) => return Err(EngineError::io("read metadata of", dir)(error)),
     };
-    let refuse = |what: String| {
+    let reject = |what: String| {
         EngineError::Invalid(format!(
             "cannot publish to {}: {what}, and publishing never deletes files it did not write; \
              choose another `publish:` path or empty it",
@@ -93,7 +93,7 @@ fn replaceable_contents(dir: &Path) -> Result<PreviousTree, EngineError> {
         ))
     };
     if !metadata.is_dir() {
-        return Err(refuse("it is not a directory".to_string()));
+        return Err(reject("it is not a directory".to_string()));
     }
     let mut contents = Vec::new();
     list_tree(dir, "", &mut contents)?;
@@ -102,8 +102,8 @@ fn replaceable_contents(dir: &Path) -> Result<PreviousTree, EngineError> {
     }
     let marker = dir.join(MARKER);
     let Ok(listed) = fs::read_to_string(&marker) else {
-        return Err(refuse(format!(
-            "it is not empty and holds no {MARKER} from an earlier publish"
+        return Err(reject(format!(
+            "it is not empty and contains no {MARKER} from an earlier publish"
         )));
     };
     let listed: BTreeSet<&str> = listed.lines().collect();
@@ -111,7 +111,7 @@ fn replaceable_contents(dir: &Path) -> Result<PreviousTree, EngineError> {
         .iter()
         .find(|path| path.as_str() != MARKER && !listed.contains(path.as_str()))
     {
-        return Err(refuse(format!(
+        return Err(reject(format!(
             "{foreign} in it was not written by an earlier publish (move it out first)"
         )));
     }
