@@ -78,14 +78,22 @@ pub(crate) fn decode_jpeg(bytes: &[u8], name: &str) -> Result<JpegImage, ImageEr
 }
 
 fn jpeg_error(error: DecodeErrors, name: &str) -> ImageError {
+    // Some zune-jpeg messages end in a newline ("Not enough bytes, expected 64 but found 6\n"),
+    // but an error is printed as one line, so line breaks become spaces.
+    let words: Vec<String> = error
+        .to_string()
+        .split_whitespace()
+        .map(String::from)
+        .collect();
+    let detail = format!("JPEG: {}", words.join(" "));
     match error {
         DecodeErrors::ExhaustedData | DecodeErrors::IoErrors(_) => ImageError::Truncated {
             name: name.to_owned(),
-            detail: format!("JPEG: {error}"),
+            detail,
         },
-        other => ImageError::Invalid {
+        _ => ImageError::Invalid {
             name: name.to_owned(),
-            detail: format!("JPEG: {other}"),
+            detail,
         },
     }
 }

@@ -159,3 +159,21 @@ fn gray_jpeg_reports_one_channel() {
         .pixels()
         .all(|p| p.0[0] == p.0[1] && p.0[1] == p.0[2]));
 }
+
+#[test]
+fn truncated_jpeg_error_is_one_line() {
+    let Some(folder) = fixtures() else { return };
+    let real = std::fs::read_dir(folder.join("real"))
+        .expect("real/ is readable")
+        .map(|entry| entry.expect("real/ entry").path())
+        .find(|path| path.extension().is_some_and(|extension| extension == "jpg"))
+        .expect("real/ has a JPEG");
+    let bytes = std::fs::read(&real).expect("the JPEG is readable");
+    // Cuts inside the headers, where zune-jpeg reports an I/O error, and inside the scan.
+    for length in [100, 300, 1000] {
+        let error = imaging::decode(&bytes[..length], "cut.jpg").expect_err("a cut JPEG fails");
+        let message = error.to_string();
+        assert!(matches!(error, ImageError::Truncated { .. }), "{message}");
+        assert!(!message.contains('\n'), "{length} bytes: {message:?}");
+    }
+}
