@@ -112,3 +112,32 @@ fn published_files_follow_umask() {
     };
     assert_eq!(mode & 0o777, 0o666 & !(umask as u32));
 }
+
+#[test]
+fn nested_publish_survives_outer_publish() {
+    let spec = r#"
+stages:
+  outer:
+    kind: command
+    params: {run: "printf 'outer' > $OUT/report.md"}
+    publish: out
+  inner:
+    kind: command
+    params: {run: "printf 'inner' > $OUT/report.md"}
+    publish: out/ci
+"#;
+    let project = Project::new(spec);
+    project.run(&["inner"]);
+    project.run(&["outer"]);
+    project.run(&[]);
+    project.write_spec(&spec.replace("'outer'", "'outer 2'"));
+    project.run(&[]);
+    assert_eq!(
+        std::fs::read_to_string(project.path().join("out/report.md")).unwrap(),
+        "outer 2"
+    );
+    assert_eq!(
+        std::fs::read_to_string(project.path().join("out/ci/report.md")).unwrap(),
+        "inner"
+    );
+}

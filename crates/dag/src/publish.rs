@@ -4,7 +4,8 @@
 //! sibling staging directory, which then takes the place of `DIR` by rename. Publishing never
 //! deletes or overwrites files the tool did not write: it only replaces a `DIR` that is missing,
 //! empty, or contains nothing but what an earlier publish listed in its marker file
-//! [`MARKER`]. The previous tree is moved aside before the new one is renamed in and removed
+//! [`MARKER`]. Folders inside `DIR` with their own marker (another stage publishing to
+//! `DIR/sub`) are moved into the new tree. The previous tree is moved aside before the new one is renamed in and removed
 //! after, so a crash in between leaves at worst a hidden `.DIR.previous-PID` sibling, never a
 //! lost user file. Published files get the usual permissions under the umask (0644 or 0755 with
 //! the common umask 022), executable when the stored object is.
@@ -25,6 +26,12 @@ pub const MARKER: &str = ".pipeline-published";
 
 /// Copies `record`'s output tree to `dir`, replacing an earlier publish there.
 pub fn publish(store: &Store, record: &RunRecord, dir: &Path) -> Result<(), EngineError> {
+    // One publish at a time, because a publish to `DIR` moves the folders of publishes to
+    // `DIR/sub`, which a concurrent stage may be writing.
+    static PUBLISHING: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _guard = PUBLISHING
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
     let name = dir
         .file_name()
         .map(|name| name.to_string_lossy().to_string())
@@ -46,12 +53,12 @@ pub fn publish(store: &Store, record: &RunRecord, dir: &Path) -> Result<(), Engi
         return Err(error);
     }
 
-    match previous_tree {
-        PreviousTree::Missing => {}
-        PreviousTree::Empty => fs::remove_dir(dir).map_err(EngineError::io("replace", dir))?,
-        PreviousTree::Published => {
-            fs::rename(dir, &previous).map_err(EngineError::io("move aside", dir))?
+    if let PreviousTree::Replaceable { nested } = &previous_tree {
+        if let Err(error) = carry_nested(dir, &staging, nested) {
+            let _ = fs::remove_dir_all(&staging);
+            return Err(error);
         }
+        fs::rename(dir, &previous).map_err(EngineError::io("move aside", dir))?;
     }
     if let Err(error) = fs::rename(&staging, dir) {
         // Put the earlier publish back rather than leave DIR missing.
@@ -71,9 +78,11 @@ pub fn publish(store: &Store, record: &RunRecord, dir: &Path) -> Result<(), Engi
 /// What is at the publish directory before a publish.
 enum PreviousTree {
     Missing,
-    Empty,
-    /// Only files and directories an earlier publish listed in its marker.
-    Published,
+    /// Nothing but what an earlier publish listed, and the folders of other stages' publishes
+    /// inside it (relative paths), which are carried over into the new tree.
+    Replaceable {
+        nested: Vec<String>,
+    },
 }
 
 /// Checks that `dir` can be replaced without losing a file the tool did not write.
@@ -95,31 +104,68 @@ fn replaceable_contents(dir: &Path) -> Result<PreviousTree, EngineError> {
     if !metadata.is_dir() {
         return Err(reject("it is not a directory".to_string()));
     }
+    let listing = fs::read_to_string(dir.join(MARKER)).unwrap_or_default();
+    let listed: BTreeSet<&str> = listing.lines().collect();
     let mut contents = Vec::new();
-    list_tree(dir, "", &mut contents)?;
-    if contents.is_empty() {
-        return Ok(PreviousTree::Empty);
+    list_tree(dir, "", &listed, &mut contents)?;
+
+    let mut nested = Vec::new();
+    for (path, kind) in contents {
+        match kind {
+            Listed::Ours => {}
+            Listed::OtherPublish => nested.push(path),
+            Listed::Foreign if listed.is_empty() => {
+                return Err(reject(format!(
+                    "it contains {path} and no {MARKER} from an earlier publish"
+                )))
+            }
+            Listed::Foreign => {
+                return Err(reject(format!(
+                    "{path} in it was not written by an earlier publish (move it out first)"
+                )))
+            }
+        }
     }
-    let marker = dir.join(MARKER);
-    let Ok(listed) = fs::read_to_string(&marker) else {
-        return Err(reject(format!(
-            "it is not empty and contains no {MARKER} from an earlier publish"
-        )));
-    };
-    let listed: BTreeSet<&str> = listed.lines().collect();
-    if let Some(foreign) = contents
-        .iter()
-        .find(|path| path.as_str() != MARKER && !listed.contains(path.as_str()))
-    {
-        return Err(reject(format!(
-            "{foreign} in it was not written by an earlier publish (move it out first)"
-        )));
-    }
-    Ok(PreviousTree::Published)
+    Ok(PreviousTree::Replaceable { nested })
 }
 
-/// Lists every file and directory under `dir`, relative, with `/` separators.
-fn list_tree(dir: &Path, relative: &str, contents: &mut Vec<String>) -> Result<(), EngineError> {
+/// How an entry of an earlier publish directory came to be there.
+enum Listed {
+    /// Listed in the directory's marker, or the marker itself.
+    Ours,
+    /// A folder with its own marker: another stage's publish.
+    OtherPublish,
+    Foreign,
+}
+
+/// Moves the nested publishes of `dir` to the same place in `staging`.
+fn carry_nested(dir: &Path, staging: &Path, nested: &[String]) -> Result<(), EngineError> {
+    for path in nested {
+        let target = staging.join(path);
+        if target.exists() {
+            return Err(EngineError::Invalid(format!(
+                "cannot publish to {}: the output has {path}, where another stage publishes; \
+                 give one of them another `publish:` path",
+                dir.display()
+            )));
+        }
+        if let Some(parent) = target.parent() {
+            fs::create_dir_all(parent).map_err(EngineError::io("create", parent))?;
+        }
+        let source = dir.join(path);
+        fs::rename(&source, &target).map_err(EngineError::io("move", &source))?;
+    }
+    Ok(())
+}
+
+/// Lists every file and directory under `dir` (relative, with `/` separators) with how it got
+/// there; the contents of another stage's publish folder are not listed.
+fn list_tree(
+    dir: &Path,
+    relative: &str,
+    listed: &BTreeSet<&str>,
+    contents: &mut Vec<(String, Listed)>,
+) -> Result<(), EngineError> {
     for entry in fs::read_dir(dir).map_err(EngineError::io("read directory", dir))? {
         let entry = entry.map_err(EngineError::io("read directory", dir))?;
         let name = entry.file_name().to_string_lossy().to_string();
@@ -132,9 +178,16 @@ fn list_tree(dir: &Path, relative: &str, contents: &mut Vec<String>) -> Result<(
             .file_type()
             .map_err(EngineError::io("read metadata of", entry.path()))?
             .is_dir();
-        contents.push(path.clone());
+        if listed.contains(path.as_str()) || path == MARKER {
+            contents.push((path.clone(), Listed::Ours));
+        } else if is_dir && entry.path().join(MARKER).is_file() {
+            contents.push((path, Listed::OtherPublish));
+            continue;
+        } else {
+            contents.push((path.clone(), Listed::Foreign));
+        }
         if is_dir {
-            list_tree(&entry.path(), &path, contents)?;
+            list_tree(&entry.path(), &path, listed, contents)?;
         }
     }
     Ok(())
