@@ -43,6 +43,18 @@ pub enum DatasetError {
     #[error(transparent)]
     Image(#[from] imaging::ImageError),
 
+    #[error(
+        "{source_name}: {count} of {total} images cannot be decoded, for example {examples}; \
+         replace or remove them, or set `skip_unreadable: true` to leave them out"
+    )]
+    UnreadableImages {
+        source_name: String,
+        count: usize,
+        total: usize,
+        /// The errors of the first few unreadable images, each naming its file.
+        examples: String,
+    },
+
     #[error(transparent)]
     Idx(#[from] IdxError),
 

@@ -14,6 +14,9 @@ use crate::{download, read_mnist, read_svhn, DatasetError, Progress, SourceDatas
 /// code of Mask CycleGAN's authors.
 const DIGITS_PER_SPLIT: usize = 1000;
 
+/// Unreadable images whose errors a failed build lists; the message gives the full count.
+const UNREADABLE_EXAMPLES: usize = 3;
+
 const MNIST_IMAGES: &str = "train-images-idx3-ubyte";
 const MNIST_LABELS: &str = "train-labels-idx1-ubyte";
 
@@ -116,6 +119,7 @@ fn copy_images(
     let mut taken: BTreeMap<String, usize> = BTreeMap::new();
     let mut rows = Vec::new();
     let mut skipped = 0;
+    let mut unreadable = Vec::new();
     for index in 0..count {
         if progress.cancelled() {
             return Err(DatasetError::Cancelled);
@@ -141,7 +145,11 @@ fn copy_images(
                 skipped += 1;
                 continue;
             }
-            Err(error) => return Err(error.into()),
+            Err(error) => {
+                // The rest is still read, so that one run reports every unreadable image.
+                unreadable.push(error);
+                continue;
+            }
         };
         *folder_count += 1;
 
@@ -159,6 +167,19 @@ fn copy_images(
             channels: decoded.source_channels,
             bytes: bytes.len() as u64,
             blake3: blake3::hash(&bytes).to_hex().to_string(),
+        });
+    }
+    if !unreadable.is_empty() {
+        return Err(DatasetError::UnreadableImages {
+            source_name: archive.display().to_string(),
+            count: unreadable.len(),
+            total: count,
+            examples: unreadable
+                .iter()
+                .take(UNREADABLE_EXAMPLES)
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join("; "),
         });
     }
     if skipped > 0 {

@@ -248,6 +248,7 @@ fn unreadable_image_fails_or_is_skipped() {
     let out = tempfile::tempdir().unwrap();
     let error = datasets::materialize(&params, out.path(), &NoProgress).expect_err("truncated");
     assert!(error.to_string().contains("broken.jpg"), "{error}");
+    assert!(error.to_string().contains("1 of 2 images"), "{error}");
 
     params.skip_unreadable = true;
     let out = tempfile::tempdir().unwrap();
@@ -256,6 +257,32 @@ fn unreadable_image_fails_or_is_skipped() {
     assert_eq!(summary.images_per_folder["trainA"], 1);
     assert!(out.path().join("trainA/good.jpg").is_file());
     assert!(!out.path().join("trainA/broken.jpg").exists());
+}
+
+#[test]
+fn unreadable_images_are_counted() {
+    let Some(cases) = shared("fixtures/imaging/cases") else {
+        return;
+    };
+    let tree = tempfile::tempdir().unwrap();
+    let train_a = tree.path().join("trainA");
+    std::fs::create_dir_all(&train_a).unwrap();
+    std::fs::copy(cases.join("gray.jpg"), train_a.join("good.jpg")).unwrap();
+    for index in 0..5 {
+        let name = format!("broken{index}.jpg");
+        std::fs::copy(cases.join("truncated.jpg"), train_a.join(name)).unwrap();
+    }
+
+    let mut params = DatasetParams::named("local");
+    params.archive = Some(tree.path().to_owned());
+    let out = tempfile::tempdir().unwrap();
+    let error = datasets::materialize(&params, out.path(), &NoProgress).expect_err("truncated");
+    let message = error.to_string();
+    assert!(message.contains("5 of 6 images"), "{message}");
+    assert!(message.contains("broken0.jpg"), "{message}");
+    assert!(message.contains("broken2.jpg"), "{message}");
+    assert!(!message.contains("broken3.jpg"), "{message}");
+    assert!(message.contains("`skip_unreadable: true`"), "{message}");
 }
 
 #[test]
