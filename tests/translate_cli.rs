@@ -589,3 +589,35 @@ fn import_checkpoint_creates_out_folder() {
         .collect();
     assert_eq!(entries, vec!["c.safetensors".to_string()]);
 }
+
+#[test]
+fn translate_rejects_recorded_size() {
+    let Some(model) = shared("fixtures/model") else {
+        return;
+    };
+    let work = tempfile::tempdir().unwrap();
+    let input = work.path().join("input");
+    let Some(_) = copy_photos(&input, 1) else {
+        return;
+    };
+    let checkpoint = work.path().join("checkpoint.safetensors");
+    import(&model.join("authors_checkpoint"), &checkpoint);
+    // Records size 7 in place of 32; the header keeps its length, so the file stays valid.
+    let bytes = std::fs::read(&checkpoint).unwrap();
+    let pattern = b"\"size\":\"32\"";
+    let at = bytes
+        .windows(pattern.len())
+        .position(|window| window == pattern)
+        .expect("size in the header");
+    let mut edited = bytes.clone();
+    edited[at..at + 11].copy_from_slice(b"\"size\":\"07\"");
+    std::fs::write(&checkpoint, edited).unwrap();
+
+    let output = translate(&checkpoint, &input, &work.path().join("out"));
+    let message = stderr(&output);
+    assert_eq!(output.status.code(), Some(1), "{message}");
+    assert!(message.contains("checkpoint.safetensors"), "{message}");
+    assert!(message.contains("--size"), "{message}");
+    assert!(!message.contains("panicked"), "{message}");
+    assert!(!work.path().join("out").exists());
+}
