@@ -112,3 +112,23 @@ fn mnist_spec_runs_then_reuses() {
         "0 stages run, 2 reused from cache"
     );
 }
+
+#[test]
+fn zero_limit_per_split_is_spec_error() {
+    let project = tempfile::tempdir().unwrap();
+    let spec = "stages:\n  digits:\n    kind: dataset\n    \
+                params: {name: mnist, limit_per_split: 0}\n";
+    std::fs::write(project.path().join("pipeline.yaml"), spec).unwrap();
+    let output = Command::new(env!("CARGO_BIN_EXE_pipeline"))
+        .current_dir(project.path())
+        .args(["run", "--jobs", "1"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("`limit_per_split` must be at least 1"),
+        "{stderr}"
+    );
+    assert!(!project.path().join("data").exists(), "{stderr}");
+}

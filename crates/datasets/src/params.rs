@@ -31,8 +31,9 @@ pub struct DatasetParams {
     pub digest: Option<String>,
 
     /// Take only the first K images, in name order, of each split and domain. Default: all
-    /// for CycleGAN sets; 1000 for the digit sets, as in the authors' MNIST-SVHN code.
-    #[serde(default)]
+    /// for CycleGAN sets; 1000 for the digit sets, as in the authors' MNIST-SVHN code. At
+    /// least 1: a limit of 0 would leave every split empty.
+    #[serde(default, deserialize_with = "positive_limit")]
     pub limit_per_split: Option<usize>,
 
     /// Skip images that fail to decode, with a warning and a count, instead of failing.
@@ -43,6 +44,20 @@ pub struct DatasetParams {
     /// For `mnist-svhn`: SVHN's `train_32x32.mat`. Default: `data/svhn/train_32x32.mat`.
     #[serde(default)]
     pub svhn: Option<PathBuf>,
+}
+
+/// Reads `limit_per_split`, rejecting 0 at validation rather than when training finds the
+/// splits empty.
+fn positive_limit<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Option<usize>, D::Error> {
+    let limit = Option::<usize>::deserialize(deserializer)?;
+    if limit == Some(0) {
+        return Err(serde::de::Error::custom(
+            "`limit_per_split` must be at least 1; remove it to take every image",
+        ));
+    }
+    Ok(limit)
 }
 
 impl DatasetParams {
