@@ -32,7 +32,20 @@ impl StageKind for Fid {
     }
 
     fn check_params(&self, params: &serde_json::Value) -> Result<serde_json::Value, String> {
-        dag::check_params::<FidParams>(params)
+        let canonical = dag::check_params::<FidParams>(params)?;
+        let typed: FidParams =
+            serde_json::from_value(canonical.clone()).map_err(|error| error.to_string())?;
+        if typed.drop_last_batch == Some(0) {
+            return Err("`drop_last_batch` must be at least 1; remove it to use every row".into());
+        }
+        if typed.kid_subsets == 0 {
+            return Err("`kid_subsets` must be at least 1".into());
+        }
+        // The unbiased MMD estimate divides by m (m - 1), so a subset needs two rows.
+        if typed.kid_subset_size < 2 {
+            return Err("`kid_subset_size` must be at least 2".into());
+        }
+        Ok(canonical)
     }
 
     fn inputs(&self) -> &'static [InputSpec] {
@@ -215,6 +228,20 @@ mod tests {
         assert!(message.contains(&*file.to_string_lossy()), "{message}");
         assert!(message.contains("at least 2 feature rows"), "{message}");
         assert!(message.contains("has 1;"), "{message}");
+    }
+
+    #[test]
+    fn unusable_counts_are_rejected() {
+        let cases = [
+            (serde_json::json!({"drop_last_batch": 0}), "`drop_last_batch`"),
+            (serde_json::json!({"kid_subsets": 0}), "`kid_subsets`"),
+            (serde_json::json!({"kid_subset_size": 1}), "`kid_subset_size`"),
+        ];
+        for (params, expected) in cases {
+            let error = Fid.check_params(&params).unwrap_err();
+            assert!(error.contains(expected), "{params}: {error}");
+        }
+        assert!(Fid.check_params(&serde_json::json!({"drop_last_batch": 50})).is_ok());
     }
 
     #[test]
