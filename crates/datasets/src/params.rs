@@ -15,8 +15,9 @@ pub struct DatasetParams {
     pub name: String,
 
     /// A local zip archive or folder (for `mnist` and `mnist-svhn`, the folder holding the IDX
-    /// files). Default: `data/<name>.zip`, or `data/mnist` for the digit sets. Relative paths
-    /// are taken from the working directory. When it exists it is used without network access.
+    /// files). Default: `data/<name>.zip`, or `data/mnist` for the digit sets. The `dataset`
+    /// stage resolves a relative path against the pipeline file's folder before calling this
+    /// crate, which reads it as given. When it exists it is used without network access.
     #[serde(default)]
     pub archive: Option<PathBuf>,
 
