@@ -120,6 +120,15 @@ fn draw_frame(root: &DrawingArea<BitMapBackend<'_>, Shift>, x: u32, y: u32) -> D
     Ok(())
 }
 
+/// Font size of an output grid's title, in pixels.
+const OUTPUT_GRID_TITLE_SIZE: f64 = 18.0;
+
+/// Returns an upper estimate of the width of `text` in pixels: DejaVu Sans advances average
+/// about 0.55 of the font size, and 0.62 leaves room for wide letters.
+fn title_width_estimate(text: &str, size: f64) -> u32 {
+    (text.chars().count() as f64 * size * 0.62).ceil() as u32
+}
+
 /// Draws an output grid: the top-left corner is empty, masks fill the first row and
 /// sources the first column.
 pub fn draw_output_grid(grid: &OutputGrid, path: &Path) -> Result<(), ReportError> {
@@ -144,7 +153,8 @@ pub fn draw_output_grid(grid: &OutputGrid, path: &Path) -> Result<(), ReportErro
     let rows = grid.sources.len() as u32 + 1;
     let width = 2 * MARGIN + columns * TILE + (columns - 1) * GAP;
     let height = 2 * MARGIN + TITLE_HEIGHT + rows * TILE + (rows - 1) * GAP;
-    let mut canvas = Canvas::new(width.max(360), height);
+    let title_width = 2 * MARGIN + title_width_estimate(&grid.title, OUTPUT_GRID_TITLE_SIZE);
+    let mut canvas = Canvas::new(width.max(title_width).max(360), height);
     let position = |index: u32| index * (TILE + GAP);
     let top = MARGIN + TITLE_HEIGHT;
 
@@ -165,7 +175,8 @@ pub fn draw_output_grid(grid: &OutputGrid, path: &Path) -> Result<(), ReportErro
     canvas.draw(path, |root| {
         let pos = Pos::new(HPos::Left, VPos::Center);
         let at = (MARGIN as i32, (MARGIN + TITLE_HEIGHT / 2) as i32);
-        root.draw(&Text::new(title, at, text_style(18.0).pos(pos)))?;
+        let style = text_style(OUTPUT_GRID_TITLE_SIZE).pos(pos);
+        root.draw(&Text::new(title, at, style))?;
         for column in 1..columns {
             draw_frame(root, MARGIN + position(column), top)?;
         }

@@ -3,8 +3,8 @@
 use std::path::{Path, PathBuf};
 
 use report::{
-    check_claims, paper_fid_matrices, write_report, LabelledImage, LossCurves, LossTerm,
-    MasksFigure, NamedGrid, OutputGrid, PairwiseMatrix, ReportInput, Side, Verdict,
+    check_claims, draw_output_grid, paper_fid_matrices, write_report, LabelledImage, LossCurves,
+    LossTerm, MasksFigure, NamedGrid, OutputGrid, PairwiseMatrix, ReportInput, Side, Verdict,
 };
 
 fn set_value(
@@ -235,6 +235,35 @@ fn report_without_paper_skips_comparison() {
     assert!(!out
         .join("figures/fid_centered-square_A_vs_paper.png")
         .exists());
+}
+
+#[test]
+fn long_grid_title_fits_the_figure() {
+    let dir = tempfile::tempdir().unwrap();
+    let mask = write_gray(&dir.path().join("mask.png"), 255);
+    let cell = write_gray(&dir.path().join("cell.png"), 180);
+    let grid = OutputGrid {
+        title: "Trained with multi-rectangles masks, translated with multi-rectangles masks".into(),
+        masks: vec![mask.clone(), mask.clone(), mask],
+        sources: vec![cell.clone()],
+        cells: vec![vec![cell.clone(), cell.clone(), cell]],
+    };
+    let path = dir.path().join("grid.png");
+    draw_output_grid(&grid, &path).unwrap();
+
+    // The title band is the top of the figure; text cut off at the right edge would leave
+    // dark pixels in the last columns.
+    let image = image::open(&path).unwrap().to_rgb8();
+    let band = image.height().min(40);
+    for x in image.width() - 4..image.width() {
+        for y in 0..band {
+            let pixel = image.get_pixel(x, y);
+            assert!(
+                pixel.0.iter().all(|&value| value > 200),
+                "dark pixel at {x}, {y}"
+            );
+        }
+    }
 }
 
 #[test]
