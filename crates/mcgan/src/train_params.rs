@@ -154,6 +154,13 @@ impl TrainParams {
                 self.size
             ));
         }
+        if self.size > crate::translate::MAX_SIZE {
+            return Err(format!(
+                "size {} is too large; use at most {} pixels",
+                self.size,
+                crate::translate::MAX_SIZE
+            ));
+        }
         if self.ngf == 0 || self.ndf == 0 || self.epochs == 0 {
             return Err("ngf, ndf and epochs must be positive".into());
         }
@@ -280,6 +287,23 @@ mod tests {
         let params: TrainParams = serde_json::from_str("{}").unwrap();
         assert_eq!(params, TrainParams::default());
         assert_eq!(params.betas, [0.5, 0.999]);
+    }
+
+    #[test]
+    fn sizes_outside_range_are_rejected() {
+        for (size, expected) in [(4, "too small"), (30, "multiple of 4"), (8196, "too large")] {
+            let params = TrainParams {
+                size,
+                ..TrainParams::default()
+            };
+            let error = params.validate().unwrap_err();
+            assert!(error.contains(expected), "size {size}: {error}");
+        }
+        let largest = TrainParams {
+            size: crate::translate::MAX_SIZE,
+            ..TrainParams::default()
+        };
+        assert!(largest.validate().is_ok());
     }
 
     #[test]
