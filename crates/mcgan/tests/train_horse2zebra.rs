@@ -1,9 +1,9 @@
 //! Training runs on real horse2zebra images at 32x32: losses, checkpoints, resuming after an
 //! interruption, and stopping on a non-finite loss.
 
+mod common;
+
 use std::cell::Cell;
-use std::io::Read;
-use std::path::{Path, PathBuf};
 
 use candle_core::{DType, Device};
 use masks::{MaskSampler, SamplerConfig};
@@ -13,47 +13,10 @@ use mcgan::{
     RunConfig, RunHooks, RunPaths, TrainError, TrainerConfig, UnalignedDataset,
 };
 
+use common::horse2zebra::{dataset_zip, extract_training_images};
+
 const SIZE: usize = 32;
 const IMAGES_PER_DOMAIN: usize = 64;
-
-fn dataset_zip() -> Option<PathBuf> {
-    let path = PathBuf::from(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../../../shared/datasets/horse2zebra.zip"
-    ));
-    if path.is_file() {
-        Some(path)
-    } else {
-        eprintln!("skipping: {} not found", path.display());
-        None
-    }
-}
-
-/// Extracts the first images of trainA and trainB (by name) into `dir`.
-fn extract_training_images(zip_path: &Path, dir: &Path) {
-    let mut archive = zip::ZipArchive::new(std::fs::File::open(zip_path).unwrap()).unwrap();
-    for domain in ["trainA", "trainB"] {
-        let prefix = format!("horse2zebra/{domain}/");
-        let mut names: Vec<String> = archive
-            .file_names()
-            .map(|name| name.unwrap().into_owned())
-            .filter(|name| name.starts_with(&prefix) && name.ends_with(".jpg"))
-            .collect();
-        names.sort();
-        names.truncate(IMAGES_PER_DOMAIN);
-        std::fs::create_dir_all(dir.join(domain)).unwrap();
-        for name in names {
-            let mut bytes = Vec::new();
-            archive
-                .by_name(&name)
-                .unwrap()
-                .read_to_end(&mut bytes)
-                .unwrap();
-            let file_name = Path::new(&name).file_name().unwrap();
-            std::fs::write(dir.join(domain).join(file_name), bytes).unwrap();
-        }
-    }
-}
 
 fn run_config(ngf: usize, epochs: usize, iterations_per_epoch: usize) -> RunConfig {
     RunConfig {
@@ -119,7 +82,7 @@ fn interrupted_run_resumes_and_learns() {
     };
     let work = tempfile::tempdir().unwrap();
     let images = work.path().join("images");
-    extract_training_images(&zip_path, &images);
+    extract_training_images(&zip_path, &images, IMAGES_PER_DOMAIN);
     let data = UnalignedDataset::open(&images, SIZE as u32, None).unwrap();
     assert_eq!(data.len(), (IMAGES_PER_DOMAIN, IMAGES_PER_DOMAIN));
 
@@ -182,7 +145,7 @@ fn resumed_run_equals_uninterrupted_run() {
     };
     let work = tempfile::tempdir().unwrap();
     let images = work.path().join("images");
-    extract_training_images(&zip_path, &images);
+    extract_training_images(&zip_path, &images, IMAGES_PER_DOMAIN);
     let data = UnalignedDataset::open(&images, SIZE as u32, Some(8)).unwrap();
     let config = RunConfig {
         checkpoint_every: 0,
@@ -226,7 +189,7 @@ fn exploding_loss_stops_with_iteration() {
     };
     let work = tempfile::tempdir().unwrap();
     let images = work.path().join("images");
-    extract_training_images(&zip_path, &images);
+    extract_training_images(&zip_path, &images, IMAGES_PER_DOMAIN);
     let data = UnalignedDataset::open(&images, SIZE as u32, Some(8)).unwrap();
     let paths = RunPaths {
         scratch_dir: work.path().join("scratch"),

@@ -1,8 +1,9 @@
 //! The files a short training run writes on real horse2zebra images at 32x32: byte-identical
 //! checkpoints from identical runs, and a fresh start over a damaged training state.
 
-use std::io::Read;
-use std::path::{Path, PathBuf};
+mod common;
+
+use std::path::Path;
 
 use candle_core::{DType, Device};
 use masks::{MaskSampler, SamplerConfig};
@@ -12,47 +13,10 @@ use mcgan::{
     RunConfig, RunHooks, RunPaths, RunSummary, TrainError, TrainerConfig, UnalignedDataset,
 };
 
+use common::horse2zebra::{dataset_zip, extract_training_images};
+
 const SIZE: usize = 32;
 const IMAGES_PER_DOMAIN: usize = 8;
-
-fn dataset_zip() -> Option<PathBuf> {
-    let path = PathBuf::from(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../../../shared/datasets/horse2zebra.zip"
-    ));
-    if path.is_file() {
-        Some(path)
-    } else {
-        eprintln!("skipping: {} not found", path.display());
-        None
-    }
-}
-
-/// Extracts the first images of trainA and trainB (by name) into `dir`.
-fn extract_training_images(zip_path: &Path, dir: &Path) {
-    let mut archive = zip::ZipArchive::new(std::fs::File::open(zip_path).unwrap()).unwrap();
-    for domain in ["trainA", "trainB"] {
-        let prefix = format!("horse2zebra/{domain}/");
-        let mut names: Vec<String> = archive
-            .file_names()
-            .map(|name| name.unwrap().into_owned())
-            .filter(|name| name.starts_with(&prefix) && name.ends_with(".jpg"))
-            .collect();
-        names.sort();
-        names.truncate(IMAGES_PER_DOMAIN);
-        std::fs::create_dir_all(dir.join(domain)).unwrap();
-        for name in names {
-            let mut bytes = Vec::new();
-            archive
-                .by_name(&name)
-                .unwrap()
-                .read_to_end(&mut bytes)
-                .unwrap();
-            let file_name = Path::new(&name).file_name().unwrap();
-            std::fs::write(dir.join(domain).join(file_name), bytes).unwrap();
-        }
-    }
-}
 
 /// Six iterations of a 4-channel model, with a checkpoint every 3.
 fn run_config() -> RunConfig {
@@ -114,7 +78,7 @@ fn run_paths(work: &Path, name: &str) -> RunPaths {
 fn open_dataset(work: &Path) -> Option<UnalignedDataset> {
     let zip_path = dataset_zip()?;
     let images = work.join("images");
-    extract_training_images(&zip_path, &images);
+    extract_training_images(&zip_path, &images, IMAGES_PER_DOMAIN);
     Some(UnalignedDataset::open(&images, SIZE as u32, None).unwrap())
 }
 
