@@ -37,8 +37,8 @@ pub struct ReportParams {
     pub grid_sources: usize,
     /// Multi-rectangle samples in the masks figure; default 4.
     pub masks_figure_samples: usize,
-    /// Set the paper's horse2zebra matrices beside ours and check its claims; default true.
-    /// Turn it off for other datasets, where those values do not apply.
+    /// Whether to set the Mask CycleGAN paper's horse2zebra FID matrices beside ours and check
+    /// its five claims (default true). Turn it off for other datasets, where they do not apply.
     pub compare_with_paper: bool,
 }
 
@@ -154,7 +154,7 @@ fn list_entries(ctx: &StageContext, name: &str) -> Vec<(String, PathBuf)> {
         .collect()
 }
 
-/// The path of a single-reference input, or `None` when the stage does not have it.
+/// Returns the path of a single-reference input, or `None` when the stage does not have it.
 fn optional_path(ctx: &StageContext, name: &str) -> anyhow::Result<Option<PathBuf>> {
     match ctx.input(name) {
         Some(_) => Ok(Some(ctx.input_path(name)?.to_path_buf())),
@@ -334,7 +334,7 @@ fn bank_masks(dir: &Path) -> anyhow::Result<Vec<PathBuf>> {
     Ok(masks)
 }
 
-/// Every file of a directory, sorted by name.
+/// Lists every file of a directory, sorted by name.
 fn image_files(dir: &Path) -> anyhow::Result<Vec<PathBuf>> {
     let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
         .with_context(|| format!("listing {}", dir.display()))?
@@ -361,8 +361,8 @@ fn file_stem(path: &Path) -> String {
         .unwrap_or_default()
 }
 
-/// Builds the masks figure; `attention` is a binary-attention bank and the directory of the
-/// maps it was thresholded from, whose masks follow the maps' name order.
+/// Builds the masks figure. `attention` is a binary-attention bank with the directory of the
+/// maps it was thresholded from, and its masks follow the maps' name order.
 fn masks_figure(
     banks: &BTreeMap<String, PathBuf>,
     attention: Option<(&Path, &Path)>,
