@@ -1,45 +1,309 @@
 //! Convolution and transposed convolution with bias as custom ops: one gemm per image
 //! forward and two per image backward.
+//!
+//! A convolution lays its gemm out in one of two ways. By windows (im2col): the column
+//! matrix contains every input window, `[C_in*k*k, P_out]`, and the output is `W @ columns`.
+//! By taps: each input pixel is multiplied by every tap of every filter, `[C_out*k*k, P_in]`,
+//! and each output pixel sums its taps from that matrix. Both cost the same multiply-adds at
+//! stride 1, but the second matrix is `C_in / C_out` times smaller. That decides it for a
+//! layer that narrows many channels to few, such as the generator's last 7x7 convolution
+//! (64 channels to 3), whose window matrix at 128 pixels would take 200 MB.
 
 use candle_core::{CpuStorage, CustomOp3, Layout, Result, Shape, Tensor};
 
-use super::im2col::{col2im, im2col, Window};
-use super::{contiguous_slice, gemm, with_f32, Matrix};
+use super::im2col::{col2im, im2col, spread_taps, sum_taps, Window};
+use super::{contiguous_slice, gemm, with_f32, Matrix, Scratch};
 
 /// `conv2d(x, weight) + bias` with zero padding; weight `[out, in, k, k]`.
+#[derive(Debug, Clone, Copy)]
 pub struct Conv2dOp {
     pub stride: usize,
     pub padding: usize,
 }
 
 /// `conv_transpose2d(x, weight) + bias`; weight `[in, out, k, k]` as in PyTorch.
+#[derive(Debug, Clone, Copy)]
 pub struct ConvTranspose2dOp {
     pub stride: usize,
     pub padding: usize,
     pub output_padding: usize,
 }
 
-fn dims4(layout: &Layout) -> Result<(usize, usize, usize, usize)> {
-    layout.shape().dims4()
+/// Sizes of one convolution call, shared by its forward and backward passes.
+struct ConvShape {
+    window: Window,
+    batch: usize,
+    out_channels: usize,
+}
+
+impl ConvShape {
+    fn out_plane(&self) -> usize {
+        self.window.columns()
+    }
+
+    fn in_plane(&self) -> usize {
+        self.window.height * self.window.width
+    }
+
+    fn taps(&self) -> usize {
+        self.window.kernel * self.window.kernel
+    }
+
+    /// Returns whether the gemm goes by taps: at stride 1 with at least four input channels
+    /// per output channel, the tap matrix is at most a quarter of the window matrix.
+    fn by_taps(&self) -> bool {
+        self.window.stride == 1
+            && !self.window.is_identity()
+            && 4 * self.out_channels <= self.window.channels
+    }
 }
 
 impl Conv2dOp {
-    fn window(&self, x: &[usize], weight: &[usize]) -> Result<Window> {
-        let (_, channels, height, width) = (x[0], x[1], x[2], x[3]);
-        if weight[1] != channels || weight[2] != weight[3] {
+    fn shape(&self, x: &[usize], weight: &[usize]) -> Result<ConvShape> {
+        let [batch, channels, height, width] = *x else {
+            candle_core::bail!("conv2d: input {x:?} is not NCHW");
+        };
+        if weight.len() != 4 || weight[1] != channels || weight[2] != weight[3] {
             candle_core::bail!("conv2d: weight {weight:?} does not fit input {x:?}");
         }
         if height + 2 * self.padding < weight[2] || width + 2 * self.padding < weight[2] {
             candle_core::bail!("conv2d: input {x:?} is smaller than the kernel {weight:?}");
         }
-        Ok(Window {
-            channels,
-            height,
-            width,
-            kernel: weight[2],
-            stride: self.stride,
-            padding: self.padding,
+        Ok(ConvShape {
+            window: Window {
+                channels,
+                height,
+                width,
+                kernel: weight[2],
+                stride: self.stride,
+                padding: self.padding,
+            },
+            batch,
+            out_channels: weight[0],
         })
+    }
+}
+
+/// Regroups the weight `[O, C, T]` by tap as `[O*T, C]`, whose row `o*T + t` is tap `t` of
+/// every input channel of filter `o`.
+fn weights_by_tap(weight: &[f32], shape: &ConvShape) -> Vec<f32> {
+    let (channels, taps) = (shape.window.channels, shape.taps());
+    let mut by_tap = vec![0f32; weight.len()];
+    for (filter, grouped) in weight
+        .chunks(channels * taps)
+        .zip(by_tap.chunks_mut(channels * taps))
+    {
+        for (c, channel) in filter.chunks(taps).enumerate() {
+            for (t, &value) in channel.iter().enumerate() {
+                grouped[t * channels + c] = value;
+            }
+        }
+    }
+    by_tap
+}
+
+/// Reverses [`weights_by_tap`], from `[O*T, C]` back to `[O, C, T]`.
+fn weights_from_taps(by_tap: &[f32], shape: &ConvShape) -> Vec<f32> {
+    let (channels, taps) = (shape.window.channels, shape.taps());
+    let mut weight = vec![0f32; by_tap.len()];
+    for (grouped, filter) in by_tap
+        .chunks(channels * taps)
+        .zip(weight.chunks_mut(channels * taps))
+    {
+        for (t, row) in grouped.chunks(channels).enumerate() {
+            for (c, &value) in row.iter().enumerate() {
+                filter[c * taps + t] = value;
+            }
+        }
+    }
+    weight
+}
+
+/// Fills each `plane`-long plane of `y` (`[N, C, plane]`) with its channel's bias.
+fn fill_bias(y: &mut [f32], bias: &[f32], plane: usize) {
+    for (out, &b) in y.chunks_mut(plane).zip(bias.iter().cycle()) {
+        out.fill(b);
+    }
+}
+
+/// Computes the bias gradient, the sum of `grad` (`[N, C, plane]`) per channel over images and
+/// pixels.
+fn bias_grad(grad: &[f32], channels: usize, plane: usize) -> Vec<f32> {
+    let mut sums = vec![0f64; channels];
+    for image in grad.chunks(channels * plane) {
+        for (sum, values) in sums.iter_mut().zip(image.chunks(plane)) {
+            *sum += values.iter().map(|&v| f64::from(v)).sum::<f64>();
+        }
+    }
+    sums.into_iter().map(|sum| sum as f32).collect()
+}
+
+/// Wraps the three gradients as tensors shaped like `x`, `weight` and `bias`.
+fn gradients(
+    (grad_x, grad_w, grad_b): (Vec<f32>, Vec<f32>, Vec<f32>),
+    x: &Tensor,
+    weight: &Tensor,
+    bias: &Tensor,
+) -> Result<(Option<Tensor>, Option<Tensor>, Option<Tensor>)> {
+    Ok((
+        Some(Tensor::from_vec(grad_x, x.shape(), x.device())?),
+        Some(Tensor::from_vec(grad_w, weight.shape(), weight.device())?),
+        Some(Tensor::from_vec(grad_b, bias.shape(), bias.device())?),
+    ))
+}
+
+impl Conv2dOp {
+    /// Computes `y += W @ windows(x)` per image.
+    fn forward_by_windows(&self, shape: &ConvShape, x: &[f32], weight: &[f32], y: &mut [f32]) {
+        let window = &shape.window;
+        let (rows, columns) = (window.rows(), window.columns());
+        let mut col = Scratch::take(if window.is_identity() {
+            0
+        } else {
+            rows * columns
+        });
+        for (image, out) in x
+            .chunks(window.image_len())
+            .zip(y.chunks_mut(shape.out_channels * columns))
+        {
+            let windows = if window.is_identity() {
+                image
+            } else {
+                im2col(window, image, &mut col);
+                &col
+            };
+            let lhs = Matrix::row_major(weight, rows);
+            let rhs = Matrix::row_major(windows, columns);
+            gemm(shape.out_channels, columns, rows, out, true, lhs, rhs);
+        }
+    }
+
+    /// Computes `y[o] += sum over taps t of (W_t @ x)[o, t]`, read at tap `t`'s offset, per
+    /// image.
+    fn forward_by_taps(&self, shape: &ConvShape, x: &[f32], weight: &[f32], y: &mut [f32]) {
+        let window = &shape.window;
+        let (channels, in_plane) = (window.channels, shape.in_plane());
+        let tap_rows = shape.out_channels * shape.taps();
+        let by_tap = weights_by_tap(weight, shape);
+        let mut products = Scratch::take(tap_rows * in_plane);
+        for (image, out) in x
+            .chunks(window.image_len())
+            .zip(y.chunks_mut(shape.out_channels * shape.out_plane()))
+        {
+            let lhs = Matrix::row_major(&by_tap, channels);
+            let rhs = Matrix::row_major(image, in_plane);
+            gemm(tap_rows, in_plane, channels, &mut products, false, lhs, rhs);
+            sum_taps(window, &products, out);
+        }
+    }
+
+    /// Computes the gradients by windows: `dW += dy @ windows(x)^T` and
+    /// `dx = col2im(W^T @ dy)`.
+    fn backward_by_windows(
+        &self,
+        shape: &ConvShape,
+        x: &[f32],
+        weight: &[f32],
+        grad: &[f32],
+    ) -> (Vec<f32>, Vec<f32>) {
+        let window = &shape.window;
+        let (rows, columns, out_channels) = (window.rows(), window.columns(), shape.out_channels);
+        let mut grad_x = vec![0f32; shape.batch * window.image_len()];
+        let mut grad_w = vec![0f32; out_channels * rows];
+        let identity = window.is_identity();
+        let mut col = Scratch::take(if identity { 0 } else { rows * columns });
+        let mut grad_col = Scratch::take(if identity { 0 } else { rows * columns });
+        let images = x.chunks(window.image_len());
+        let grads = grad.chunks(out_channels * columns);
+        let grad_images = grad_x.chunks_mut(window.image_len());
+        for ((image, dy), dx) in images.zip(grads).zip(grad_images) {
+            let windows = if identity {
+                image
+            } else {
+                im2col(window, image, &mut col);
+                &col
+            };
+            let dy_matrix = Matrix::row_major(dy, columns);
+            // dW [O, K] += dy [O, P] @ windows^T [P, K]
+            let windows_t = Matrix::transposed(windows, columns);
+            gemm(
+                out_channels,
+                rows,
+                columns,
+                &mut grad_w,
+                true,
+                dy_matrix,
+                windows_t,
+            );
+            // d(windows) [K, P] = W^T [K, O] @ dy [O, P], folded back onto the image.
+            let target = if identity {
+                &mut dx[..]
+            } else {
+                &mut grad_col[..]
+            };
+            let weight_t = Matrix::transposed(weight, rows);
+            gemm(
+                rows,
+                columns,
+                out_channels,
+                target,
+                false,
+                weight_t,
+                dy_matrix,
+            );
+            if !identity {
+                col2im(window, &grad_col, dx);
+            }
+        }
+        (grad_x, grad_w)
+    }
+
+    /// Computes the gradients by taps: `d(products)` spreads each output gradient over its
+    /// taps, then `dx = W_t^T @ d(products)` and `dW_t += d(products) @ x^T`.
+    fn backward_by_taps(
+        &self,
+        shape: &ConvShape,
+        x: &[f32],
+        weight: &[f32],
+        grad: &[f32],
+    ) -> (Vec<f32>, Vec<f32>) {
+        let window = &shape.window;
+        let (channels, in_plane) = (window.channels, shape.in_plane());
+        let tap_rows = shape.out_channels * shape.taps();
+        let by_tap = weights_by_tap(weight, shape);
+        let mut grad_x = vec![0f32; shape.batch * window.image_len()];
+        let mut grad_by_tap = vec![0f32; tap_rows * channels];
+        let mut grad_products = Scratch::take(tap_rows * in_plane);
+        let images = x.chunks(window.image_len());
+        let grads = grad.chunks(shape.out_channels * shape.out_plane());
+        let grad_images = grad_x.chunks_mut(window.image_len());
+        for ((image, dy), dx) in images.zip(grads).zip(grad_images) {
+            spread_taps(window, dy, &mut grad_products);
+            let grad_products = Matrix::row_major(&grad_products, in_plane);
+            // dx [C, P_in] = W_t^T [C, O*T] @ d(products) [O*T, P_in]
+            let by_tap_t = Matrix::transposed(&by_tap, channels);
+            gemm(
+                channels,
+                in_plane,
+                tap_rows,
+                dx,
+                false,
+                by_tap_t,
+                grad_products,
+            );
+            // dW_t [O*T, C] += d(products) [O*T, P_in] @ x^T [P_in, C]
+            let image_t = Matrix::transposed(image, in_plane);
+            gemm(
+                tap_rows,
+                channels,
+                in_plane,
+                &mut grad_by_tap,
+                true,
+                grad_products,
+                image_t,
+            );
+        }
+        (grad_x, weights_from_taps(&grad_by_tap, shape))
     }
 }
 
@@ -57,50 +321,25 @@ impl CustomOp3 for Conv2dOp {
         b_storage: &CpuStorage,
         b_layout: &Layout,
     ) -> Result<(CpuStorage, Shape)> {
-        let x_dims = dims4(x_layout)?;
-        let w_dims = dims4(w_layout)?;
-        let window = self.window(x_layout.dims(), w_layout.dims())?;
-        let (batch, out_channels) = (x_dims.0, w_dims.0);
+        let shape = self.shape(x_layout.dims(), w_layout.dims())?;
         let x = contiguous_slice(x_storage, x_layout)?;
         let weight = contiguous_slice(w_storage, w_layout)?;
         let bias = contiguous_slice(b_storage, b_layout)?;
-        let (rows, columns) = (window.rows(), window.columns());
-
-        let mut y = vec![0f32; batch * out_channels * columns];
-        let mut col = vec![
-            0f32;
-            if window.is_identity() {
-                0
-            } else {
-                rows * columns
-            }
-        ];
-        for (image, out) in x
-            .chunks(window.image_len())
-            .zip(y.chunks_mut(out_channels * columns))
-        {
-            for (plane, b) in out.chunks_mut(columns).zip(bias) {
-                plane.fill(*b);
-            }
-            let windows = if window.is_identity() {
-                image
-            } else {
-                im2col(&window, image, &mut col);
-                &col
-            };
-            let lhs = Matrix::row_major(weight, rows);
-            gemm(
-                out_channels,
-                columns,
-                rows,
-                out,
-                true,
-                lhs,
-                Matrix::row_major(windows, columns),
-            );
+        let mut y = vec![0f32; shape.batch * shape.out_channels * shape.out_plane()];
+        fill_bias(&mut y, bias, shape.out_plane());
+        if shape.by_taps() {
+            self.forward_by_taps(&shape, x, weight, &mut y);
+        } else {
+            self.forward_by_windows(&shape, x, weight, &mut y);
         }
-        let shape = Shape::from((batch, out_channels, window.out_height(), window.out_width()));
-        Ok((CpuStorage::F32(y), shape))
+        let window = &shape.window;
+        let dims = (
+            shape.batch,
+            shape.out_channels,
+            window.out_height(),
+            window.out_width(),
+        );
+        Ok((CpuStorage::F32(y), Shape::from(dims)))
     }
 
     fn bwd(
@@ -111,84 +350,32 @@ impl CustomOp3 for Conv2dOp {
         _y: &Tensor,
         grad: &Tensor,
     ) -> Result<(Option<Tensor>, Option<Tensor>, Option<Tensor>)> {
-        let window = self.window(x.dims(), weight.dims())?;
-        let (batch, out_channels) = (x.dim(0)?, weight.dim(0)?);
-        let (rows, columns) = (window.rows(), window.columns());
-        let mut grad_x = vec![0f32; batch * window.image_len()];
-        let mut grad_w = vec![0f32; out_channels * rows];
-        let mut col = vec![
-            0f32;
-            if window.is_identity() {
-                0
-            } else {
-                rows * columns
-            }
-        ];
-        let mut grad_col = vec![0f32; rows * columns];
-
-        with_f32(x, |x| {
+        let shape = self.shape(x.dims(), weight.dims())?;
+        let grads = with_f32(x, |x| {
             with_f32(weight, |weight| {
                 with_f32(grad, |grad| {
-                    let images = x.chunks(window.image_len());
-                    let grads = grad.chunks(out_channels * columns);
-                    let grad_images = grad_x.chunks_mut(window.image_len());
-                    for ((image, dy), dx) in images.zip(grads).zip(grad_images) {
-                        let windows = if window.is_identity() {
-                            image
-                        } else {
-                            im2col(&window, image, &mut col);
-                            &col
-                        };
-                        // dW += dy [O, P] @ windows^T [P, K]
-                        gemm(
-                            out_channels,
-                            rows,
-                            columns,
-                            &mut grad_w,
-                            true,
-                            Matrix::row_major(dy, columns),
-                            Matrix::transposed(windows, columns),
-                        );
-                        // d(windows) = W^T [K, O] @ dy [O, P], folded back onto the image.
-                        let target = if window.is_identity() {
-                            &mut dx[..]
-                        } else {
-                            &mut grad_col[..]
-                        };
-                        gemm(
-                            rows,
-                            columns,
-                            out_channels,
-                            target,
-                            false,
-                            Matrix::transposed(weight, rows),
-                            Matrix::row_major(dy, columns),
-                        );
-                        if !window.is_identity() {
-                            col2im(&window, &grad_col, dx);
-                        }
-                    }
-                    Ok(())
+                    let (grad_x, grad_w) = if shape.by_taps() {
+                        self.backward_by_taps(&shape, x, weight, grad)
+                    } else {
+                        self.backward_by_windows(&shape, x, weight, grad)
+                    };
+                    let grad_b = bias_grad(grad, shape.out_channels, shape.out_plane());
+                    Ok((grad_x, grad_w, grad_b))
                 })
             })
         })?;
-
-        let grad_b = grad.sum((0, 2, 3))?;
-        let grad_x = Tensor::from_vec(grad_x, x.shape(), x.device())?;
-        let grad_w = Tensor::from_vec(grad_w, weight.shape(), weight.device())?;
-        Ok((
-            Some(grad_x),
-            Some(grad_w),
-            Some(grad_b.reshape(bias.shape())?),
-        ))
+        gradients(grads, x, weight, bias)
     }
 }
 
 impl ConvTranspose2dOp {
-    /// The convolution this transposed convolution is the adjoint of, over the output.
-    fn window(&self, x: &[usize], weight: &[usize]) -> Result<Window> {
-        let (in_channels, height, width) = (x[1], x[2], x[3]);
-        if weight[0] != in_channels || weight[2] != weight[3] {
+    /// Returns the sizes of the convolution whose adjoint this transposed convolution is. Its
+    /// window runs over the output, and `out_channels` counts the input's channels.
+    fn shape(&self, x: &[usize], weight: &[usize]) -> Result<ConvShape> {
+        let [batch, in_channels, height, width] = *x else {
+            candle_core::bail!("conv_transpose2d: input {x:?} is not NCHW");
+        };
+        if weight.len() != 4 || weight[0] != in_channels || weight[2] != weight[3] {
             candle_core::bail!("conv_transpose2d: weight {weight:?} does not fit input {x:?}");
         }
         let kernel = weight[2];
@@ -213,7 +400,11 @@ impl ConvTranspose2dOp {
                 self.stride
             );
         }
-        Ok(window)
+        Ok(ConvShape {
+            window,
+            batch,
+            out_channels: in_channels,
+        })
     }
 }
 
@@ -231,37 +422,28 @@ impl CustomOp3 for ConvTranspose2dOp {
         b_storage: &CpuStorage,
         b_layout: &Layout,
     ) -> Result<(CpuStorage, Shape)> {
-        let (batch, in_channels, _, _) = dims4(x_layout)?;
-        let window = self.window(x_layout.dims(), w_layout.dims())?;
+        let shape = self.shape(x_layout.dims(), w_layout.dims())?;
+        let window = &shape.window;
         let x = contiguous_slice(x_storage, x_layout)?;
         let weight = contiguous_slice(w_storage, w_layout)?;
         let bias = contiguous_slice(b_storage, b_layout)?;
-        let (rows, columns) = (window.rows(), window.columns());
-        let out_plane = window.height * window.width;
+        let (rows, columns, in_channels) = (window.rows(), window.columns(), shape.out_channels);
 
-        let mut y = vec![0f32; batch * window.image_len()];
-        let mut col = vec![0f32; rows * columns];
+        let mut y = vec![0f32; shape.batch * window.image_len()];
+        fill_bias(&mut y, bias, shape.in_plane());
+        let mut col = Scratch::take(rows * columns);
         for (image, out) in x
             .chunks(in_channels * columns)
             .zip(y.chunks_mut(window.image_len()))
         {
-            for (plane, b) in out.chunks_mut(out_plane).zip(bias) {
-                plane.fill(*b);
-            }
             // windows [K, P] = W^T [K, C_in] @ x [C_in, P], then folded onto the output.
-            gemm(
-                rows,
-                columns,
-                in_channels,
-                &mut col,
-                false,
-                Matrix::transposed(weight, rows),
-                Matrix::row_major(image, columns),
-            );
-            col2im(&window, &col, out);
+            let weight_t = Matrix::transposed(weight, rows);
+            let image = Matrix::row_major(image, columns);
+            gemm(rows, columns, in_channels, &mut col, false, weight_t, image);
+            col2im(window, &col, out);
         }
-        let shape = Shape::from((batch, window.channels, window.height, window.width));
-        Ok((CpuStorage::F32(y), shape))
+        let dims = (shape.batch, window.channels, window.height, window.width);
+        Ok((CpuStorage::F32(y), Shape::from(dims)))
     }
 
     fn bwd(
@@ -272,54 +454,130 @@ impl CustomOp3 for ConvTranspose2dOp {
         _y: &Tensor,
         grad: &Tensor,
     ) -> Result<(Option<Tensor>, Option<Tensor>, Option<Tensor>)> {
-        let window = self.window(x.dims(), weight.dims())?;
-        let in_channels = x.dim(1)?;
-        let (rows, columns) = (window.rows(), window.columns());
+        let shape = self.shape(x.dims(), weight.dims())?;
+        let window = &shape.window;
+        let (rows, columns, in_channels) = (window.rows(), window.columns(), shape.out_channels);
         let mut grad_x = vec![0f32; x.elem_count()];
         let mut grad_w = vec![0f32; in_channels * rows];
-        let mut col = vec![0f32; rows * columns];
+        let mut col = Scratch::take(rows * columns);
 
-        with_f32(x, |x| {
+        let grad_b = with_f32(x, |x| {
             with_f32(weight, |weight| {
                 with_f32(grad, |grad| {
                     let images = x.chunks(in_channels * columns);
                     let grads = grad.chunks(window.image_len());
                     let grad_images = grad_x.chunks_mut(in_channels * columns);
                     for ((image, dy), dx) in images.zip(grads).zip(grad_images) {
-                        im2col(&window, dy, &mut col);
+                        im2col(window, dy, &mut col);
+                        let windows = Matrix::row_major(&col, columns);
                         // dx [C_in, P] = W [C_in, K] @ windows(dy) [K, P]
-                        gemm(
-                            in_channels,
-                            columns,
-                            rows,
-                            dx,
-                            false,
-                            Matrix::row_major(weight, rows),
-                            Matrix::row_major(&col, columns),
-                        );
+                        let weight = Matrix::row_major(weight, rows);
+                        gemm(in_channels, columns, rows, dx, false, weight, windows);
                         // dW [C_in, K] += x [C_in, P] @ windows(dy)^T [P, K]
+                        let image = Matrix::row_major(image, columns);
+                        let windows_t = Matrix::transposed(&col, columns);
                         gemm(
                             in_channels,
                             rows,
                             columns,
                             &mut grad_w,
                             true,
-                            Matrix::row_major(image, columns),
-                            Matrix::transposed(&col, columns),
+                            image,
+                            windows_t,
                         );
                     }
-                    Ok(())
+                    Ok(bias_grad(grad, window.channels, shape.in_plane()))
                 })
             })
         })?;
+        gradients((grad_x, grad_w, grad_b), x, weight, bias)
+    }
+}
 
-        let grad_b = grad.sum((0, 2, 3))?;
-        let grad_x = Tensor::from_vec(grad_x, x.shape(), x.device())?;
-        let grad_w = Tensor::from_vec(grad_w, weight.shape(), weight.device())?;
-        Ok((
-            Some(grad_x),
-            Some(grad_w),
-            Some(grad_b.reshape(bias.shape())?),
-        ))
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use candle_core::{Device, Var};
+
+    /// The taps layout gives the windows layout's outputs and gradients, on a layer that
+    /// narrows 8 channels to 2 with a 3x3 kernel and padding 1.
+    #[test]
+    fn taps_and_windows_agree() {
+        let device = Device::Cpu;
+        let ramp = |n: usize, scale: f32| -> Vec<f32> {
+            (0..n)
+                .map(|i| ((i * 37) % 23) as f32 * scale - 0.3)
+                .collect()
+        };
+        let (batch, channels, height, width, out_channels) = (2, 8, 5, 6, 2);
+        let x = Tensor::from_vec(
+            ramp(batch * channels * height * width, 0.05),
+            (batch, channels, height, width),
+            &device,
+        )
+        .unwrap();
+        let weight = Tensor::from_vec(
+            ramp(out_channels * channels * 9, 0.01),
+            (out_channels, channels, 3, 3),
+            &device,
+        )
+        .unwrap();
+        let bias = Tensor::new(&[0.1f32, -0.2], &device).unwrap();
+        let op = Conv2dOp {
+            stride: 1,
+            padding: 1,
+        };
+        let shape = op.shape(x.dims(), weight.dims()).unwrap();
+        assert!(shape.by_taps());
+
+        let x_values = x.flatten_all().unwrap().to_vec1::<f32>().unwrap();
+        let w_values = weight.flatten_all().unwrap().to_vec1::<f32>().unwrap();
+        let out_len = batch * out_channels * shape.out_plane();
+        let mut by_taps = vec![0f32; out_len];
+        let mut by_windows = vec![0f32; out_len];
+        op.forward_by_taps(&shape, &x_values, &w_values, &mut by_taps);
+        op.forward_by_windows(&shape, &x_values, &w_values, &mut by_windows);
+        assert_close(&by_taps, &by_windows);
+
+        // candle's own convolution is an independent reference.
+        let reference = x
+            .conv2d(&weight, 1, 1, 1, 1)
+            .unwrap()
+            .broadcast_add(&bias.reshape((1, 2, 1, 1)).unwrap())
+            .unwrap();
+        let ours = x.apply_op3(&weight, &bias, op).unwrap();
+        assert_close(
+            &ours.flatten_all().unwrap().to_vec1::<f32>().unwrap(),
+            &reference.flatten_all().unwrap().to_vec1::<f32>().unwrap(),
+        );
+
+        let grad = ramp(out_len, 0.02);
+        let (dx_taps, dw_taps) = op.backward_by_taps(&shape, &x_values, &w_values, &grad);
+        let (dx_windows, dw_windows) = op.backward_by_windows(&shape, &x_values, &w_values, &grad);
+        assert_close(&dx_taps, &dx_windows);
+        assert_close(&dw_taps, &dw_windows);
+
+        // So is candle's autograd through its own convolution.
+        let x_var = Var::from_tensor(&x).unwrap();
+        let w_var = Var::from_tensor(&weight).unwrap();
+        let grad_tensor = Tensor::from_vec(grad, reference.shape(), &device).unwrap();
+        let loss = (x_var.conv2d(&w_var, 1, 1, 1, 1).unwrap() * &grad_tensor)
+            .unwrap()
+            .sum_all()
+            .unwrap();
+        let grads = loss.backward().unwrap();
+        let flat = |t: &Tensor| t.flatten_all().unwrap().to_vec1::<f32>().unwrap();
+        assert_close(&dx_taps, &flat(grads.get(&x_var).unwrap()));
+        assert_close(&dw_taps, &flat(grads.get(&w_var).unwrap()));
+    }
+
+    fn assert_close(left: &[f32], right: &[f32]) {
+        assert_eq!(left.len(), right.len());
+        for (i, (a, b)) in left.iter().zip(right).enumerate() {
+            assert!(
+                (a - b).abs() <= 1e-5 * (1.0 + b.abs()),
+                "element {i}: {a} vs {b}"
+            );
+        }
     }
 }

@@ -1,4 +1,5 @@
-//! Column matrices of convolution windows (im2col) and their adjoint (col2im).
+//! Column matrices of convolution windows (im2col) and their adjoint (col2im), and the
+//! tap sums of a convolution laid out by taps with their adjoint.
 
 use rayon::prelude::*;
 
@@ -131,6 +132,68 @@ fn scatter_tap(window: &Window, row: &[f32], tap: usize, channel: &mut [f32]) {
     }
 }
 
+/// Adds to each output plane `o` of `out` (`[O, Ho*Wo]`) the `k*k` planes `o*k*k + t` of
+/// `products` (`[O*k*k, H*W]`), plane `t` read where tap `t` of each output window lands.
+///
+/// With `products` = (weights by tap) @ image this is the convolution; the adjoint of
+/// [`spread_taps`].
+pub fn sum_taps(window: &Window, products: &[f32], out: &mut [f32]) {
+    let (out_h, out_w) = (window.out_height(), window.out_width());
+    let taps = window.kernel * window.kernel;
+    let plane = window.height * window.width;
+    out.par_chunks_mut(out_h * out_w)
+        .zip(products.par_chunks(taps * plane))
+        .for_each(|(out, tap_planes)| {
+            for (tap, source) in tap_planes.chunks(plane).enumerate() {
+                add_tap(window, source, tap, out);
+            }
+        });
+}
+
+/// Adds the image plane `channel` (`[H, W]`), read at tap `tap` of every window, to `out`
+/// (`[Ho, Wo]`). Positions whose tap falls in the zero padding get nothing.
+fn add_tap(window: &Window, channel: &[f32], tap: usize, out: &mut [f32]) {
+    let out_w = window.out_width();
+    let (ki, kj) = (tap / window.kernel, tap % window.kernel);
+    let (y0, y1) = window.valid_outputs(ki, window.height, window.out_height());
+    let (x0, x1) = window.valid_outputs(kj, window.width, out_w);
+    if x0 >= x1 {
+        return;
+    }
+    let stride = window.stride;
+    for oy in y0..y1 {
+        let iy = oy * stride + ki - window.padding;
+        let source = &channel[iy * window.width..(iy + 1) * window.width];
+        let target = &mut out[oy * out_w + x0..oy * out_w + x1];
+        let ix0 = x0 * stride + kj - window.padding;
+        for (value, ix) in target.iter_mut().zip((ix0..).step_by(stride)) {
+            *value += source[ix];
+        }
+    }
+}
+
+/// Writes into each plane `o*k*k + t` of `spread` (`[O*k*k, H*W]`) the output gradient
+/// plane `o` of `grad` (`[O, Ho*Wo]`) placed where tap `t` of each window lands, zero
+/// elsewhere: the adjoint of [`sum_taps`].
+pub fn spread_taps(window: &Window, grad: &[f32], spread: &mut [f32]) {
+    let (out_h, out_w) = (window.out_height(), window.out_width());
+    let taps = window.kernel * window.kernel;
+    let plane = window.height * window.width;
+    spread
+        .par_chunks_mut(plane)
+        .enumerate()
+        .for_each(|(row, target)| {
+            let (o, tap) = (row / taps, row % taps);
+            target.fill(0.0);
+            scatter_tap(
+                window,
+                &grad[o * out_h * out_w..(o + 1) * out_h * out_w],
+                tap,
+                target,
+            );
+        });
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -158,6 +221,35 @@ mod tests {
             col2im(&window, &col, &mut back);
             let left: f32 = windows.iter().zip(&col).map(|(a, b)| a * b).sum();
             let right: f32 = image.iter().zip(&back).map(|(a, b)| a * b).sum();
+            assert_eq!(
+                left, right,
+                "kernel {kernel} stride {stride} padding {padding}"
+            );
+        }
+    }
+
+    /// `<sum_taps(p), g> == <p, spread_taps(g)>`, checked on ramps.
+    #[test]
+    fn spread_taps_is_adjoint_of_sum_taps() {
+        for (kernel, stride, padding) in [(3, 1, 1), (4, 1, 1), (7, 1, 0), (3, 2, 1)] {
+            let window = Window {
+                channels: 2,
+                height: 9,
+                width: 8,
+                kernel,
+                stride,
+                padding,
+            };
+            let planes = 2 * kernel * kernel;
+            let products: Vec<f32> = (0..planes * 72).map(|i| (i % 7) as f32 - 3.0).collect();
+            let out_len = 2 * window.columns();
+            let grad: Vec<f32> = (0..out_len).map(|i| (i % 5) as f32 - 2.0).collect();
+            let mut summed = vec![0.0; out_len];
+            sum_taps(&window, &products, &mut summed);
+            let mut spread = vec![1.0; planes * 72];
+            spread_taps(&window, &grad, &mut spread);
+            let left: f32 = summed.iter().zip(&grad).map(|(a, b)| a * b).sum();
+            let right: f32 = products.iter().zip(&spread).map(|(a, b)| a * b).sum();
             assert_eq!(
                 left, right,
                 "kernel {kernel} stride {stride} padding {padding}"

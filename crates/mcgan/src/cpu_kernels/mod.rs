@@ -16,6 +16,7 @@ pub mod instance_norm;
 pub mod reflection_pad;
 
 use candle_core::{CpuStorage, Layout, Result, Storage, Tensor};
+use rayon::prelude::*;
 
 /// Whether `x` takes the CPU kernels: float32 data in host memory.
 pub fn applies_to(x: &Tensor) -> bool {
@@ -37,6 +38,64 @@ fn with_f32<R>(tensor: &Tensor, f: impl FnOnce(&[f32]) -> Result<R>) -> Result<R
     match &*storage {
         Storage::Cpu(cpu) => f(contiguous_slice(cpu, layout)?),
         _ => candle_core::bail!("a CPU kernel received a tensor on another device"),
+    }
+}
+
+/// A float32 scratch buffer, taken from a per-thread pool and given back on drop.
+///
+/// The large column matrices of successive layers reuse its memory instead of faulting in
+/// fresh pages on every call. Its contents are stale, so callers overwrite them.
+struct Scratch {
+    buffer: Vec<f32>,
+    len: usize,
+}
+
+thread_local! {
+    static SCRATCH_POOL: std::cell::RefCell<Vec<Vec<f32>>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// Buffers a thread keeps between calls. A backward pass uses two at once.
+const SCRATCH_KEPT: usize = 4;
+
+impl Scratch {
+    fn take(len: usize) -> Self {
+        let mut buffer = SCRATCH_POOL
+            .with(|pool| {
+                let mut pool = pool.borrow_mut();
+                let best = (0..pool.len()).max_by_key(|&i| pool[i].len())?;
+                Some(pool.swap_remove(best))
+            })
+            .unwrap_or_default();
+        if buffer.len() < len {
+            buffer.resize(len, 0.0);
+        }
+        Self { buffer, len }
+    }
+}
+
+impl std::ops::Deref for Scratch {
+    type Target = [f32];
+
+    fn deref(&self) -> &[f32] {
+        &self.buffer[..self.len]
+    }
+}
+
+impl std::ops::DerefMut for Scratch {
+    fn deref_mut(&mut self) -> &mut [f32] {
+        &mut self.buffer[..self.len]
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let buffer = std::mem::take(&mut self.buffer);
+        SCRATCH_POOL.with(|pool| {
+            let mut pool = pool.borrow_mut();
+            if pool.len() < SCRATCH_KEPT {
+                pool.push(buffer);
+            }
+        });
     }
 }
 
@@ -66,6 +125,14 @@ impl<'a> Matrix<'a> {
         }
     }
 
+    /// Returns the same strides starting `offset` elements further into the data.
+    fn offset_by(self, offset: usize) -> Self {
+        Self {
+            data: &self.data[offset..],
+            ..self
+        }
+    }
+
     /// Index one past the last element the `rows x columns` view reads.
     fn extent(&self, rows: usize, columns: usize) -> usize {
         if rows == 0 || columns == 0 {
@@ -75,8 +142,20 @@ impl<'a> Matrix<'a> {
     }
 }
 
+/// Multiply-adds below which a product runs on one thread: splitting it costs more than
+/// it saves.
+const SERIAL_WORK: usize = 1 << 18;
+
+/// Rows or columns below which a part of a split product packs poorly.
+const MIN_PART: usize = 16;
+
 /// `dst [m, n] (+)= lhs [m, k] @ rhs [k, n]`, with `dst` row-major; accumulates into `dst`
 /// when `accumulate`, overwrites it otherwise.
+///
+/// A large product is cut into one block of rows per thread (of columns, when `m` is the
+/// smaller side), and each block is a single-threaded gemm. On few cores this keeps every
+/// thread busy on a well-shaped block. gemm's own parallel split of a product with a small
+/// side measured slower than one thread on the 2-core machine.
 fn gemm(m: usize, n: usize, k: usize, dst: &mut [f32], accumulate: bool, lhs: Matrix, rhs: Matrix) {
     assert!(dst.len() >= m * n, "gemm destination too small");
     assert!(
@@ -97,34 +176,78 @@ fn gemm(m: usize, n: usize, k: usize, dst: &mut [f32], accumulate: bool, lhs: Ma
         return;
     }
     let threads = rayon::current_num_threads();
-    let parallelism = if threads > 1 {
-        gemm::Parallelism::Rayon(threads)
-    } else {
-        gemm::Parallelism::None
-    };
-    // SAFETY: the asserts above keep every element the three views address inside their
-    // slices, and `dst` is borrowed mutably, so it aliases neither operand.
-    unsafe {
-        gemm::gemm(
-            m,
-            n,
-            k,
-            dst.as_mut_ptr(),
-            1,
-            n as isize,
-            accumulate,
-            lhs.data.as_ptr(),
-            lhs.column_stride as isize,
-            lhs.row_stride as isize,
-            rhs.data.as_ptr(),
-            rhs.column_stride as isize,
-            rhs.row_stride as isize,
-            1.0,
-            1.0,
-            false,
-            false,
-            false,
-            parallelism,
-        );
+    let split_rows = m >= n;
+    let side = if split_rows { m } else { n };
+    let parts = threads.min(side / MIN_PART).max(1);
+    if parts == 1 || m * n * k < SERIAL_WORK {
+        // SAFETY: the asserts above keep every element the views address inside their
+        // slices, and `dst` is borrowed mutably, so it aliases neither operand.
+        unsafe { gemm_block(m, n, k, dst.as_mut_ptr(), n, accumulate, lhs, rhs) };
+        return;
     }
+    let destination = SendPtr(dst.as_mut_ptr());
+    (0..parts).into_par_iter().for_each(|part| {
+        let (start, end) = (part * side / parts, (part + 1) * side / parts);
+        let destination = &destination;
+        // SAFETY: part `part` writes rows (or columns) `start..end` of `dst` only, so the
+        // parts touch disjoint elements. Each operand view starts at the rows or columns that
+        // part reads, and the asserts above keep them inside the operand slices.
+        unsafe {
+            if split_rows {
+                let lhs = lhs.offset_by(start * lhs.row_stride);
+                let dst = destination.0.add(start * n);
+                gemm_block(end - start, n, k, dst, n, accumulate, lhs, rhs);
+            } else {
+                let rhs = rhs.offset_by(start * rhs.column_stride);
+                let dst = destination.0.add(start);
+                gemm_block(m, end - start, k, dst, n, accumulate, lhs, rhs);
+            }
+        }
+    });
+}
+
+/// A pointer shared by the threads of one split product, each writing its own elements.
+struct SendPtr(*mut f32);
+
+// SAFETY: the threads sharing a `SendPtr` write disjoint elements through it.
+unsafe impl Send for SendPtr {}
+unsafe impl Sync for SendPtr {}
+
+/// Runs one single-threaded gemm into the row-major block at `dst` with `dst_row_stride`.
+///
+/// # Safety
+/// `dst` must address `m` rows of `n` writable elements `dst_row_stride` apart that no
+/// other thread touches, and `lhs` and `rhs` must hold `[m, k]` and `[k, n]` views.
+#[allow(clippy::too_many_arguments)]
+unsafe fn gemm_block(
+    m: usize,
+    n: usize,
+    k: usize,
+    dst: *mut f32,
+    dst_row_stride: usize,
+    accumulate: bool,
+    lhs: Matrix,
+    rhs: Matrix,
+) {
+    gemm::gemm(
+        m,
+        n,
+        k,
+        dst,
+        1,
+        dst_row_stride as isize,
+        accumulate,
+        lhs.data.as_ptr(),
+        lhs.column_stride as isize,
+        lhs.row_stride as isize,
+        rhs.data.as_ptr(),
+        rhs.column_stride as isize,
+        rhs.row_stride as isize,
+        1.0,
+        1.0,
+        false,
+        false,
+        false,
+        gemm::Parallelism::None,
+    );
 }
