@@ -10,9 +10,10 @@
 //! (64 channels to 3), whose window matrix at 128 pixels would take 200 MB.
 
 use candle_core::{CpuStorage, CustomOp3, Layout, Result, Shape, Tensor};
+use rayon::prelude::*;
 
 use super::im2col::{col2im, im2col, spread_taps, sum_taps, Window};
-use super::{contiguous_slice, gemm, with_f32, Matrix, Scratch};
+use super::{blocked_sum, contiguous_slice, gemm, with_f32, zeroed, Matrix, Scratch};
 
 /// `conv2d(x, weight) + bias` with zero padding; weight `[out, in, k, k]`.
 #[derive(Debug, Clone, Copy)]
@@ -121,21 +122,24 @@ fn weights_from_taps(by_tap: &[f32], shape: &ConvShape) -> Vec<f32> {
 
 /// Fills each `plane`-long plane of `y` (`[N, C, plane]`) with its channel's bias.
 fn fill_bias(y: &mut [f32], bias: &[f32], plane: usize) {
-    for (out, &b) in y.chunks_mut(plane).zip(bias.iter().cycle()) {
-        out.fill(b);
-    }
+    y.par_chunks_mut(plane)
+        .enumerate()
+        .for_each(|(index, out)| out.fill(bias[index % bias.len()]));
 }
 
 /// Computes the bias gradient, the sum of `grad` (`[N, C, plane]`) per channel over images and
 /// pixels.
 fn bias_grad(grad: &[f32], channels: usize, plane: usize) -> Vec<f32> {
-    let mut sums = vec![0f64; channels];
-    for image in grad.chunks(channels * plane) {
-        for (sum, values) in sums.iter_mut().zip(image.chunks(plane)) {
-            *sum += values.iter().map(|&v| f64::from(v)).sum::<f64>();
-        }
-    }
-    sums.into_iter().map(|sum| sum as f32).collect()
+    (0..channels)
+        .into_par_iter()
+        .map(|channel| {
+            let sum: f64 = grad
+                .chunks(channels * plane)
+                .map(|image| blocked_sum(&image[channel * plane..(channel + 1) * plane]))
+                .sum();
+            sum as f32
+        })
+        .collect()
 }
 
 /// Wraps the three gradients as tensors shaped like `x`, `weight` and `bias`.
@@ -208,8 +212,8 @@ impl Conv2dOp {
     ) -> (Vec<f32>, Vec<f32>) {
         let window = &shape.window;
         let (rows, columns, out_channels) = (window.rows(), window.columns(), shape.out_channels);
-        let mut grad_x = vec![0f32; shape.batch * window.image_len()];
-        let mut grad_w = vec![0f32; out_channels * rows];
+        let mut grad_x = zeroed(shape.batch * window.image_len());
+        let mut grad_w = zeroed(out_channels * rows);
         let identity = window.is_identity();
         let mut col = Scratch::take(if identity { 0 } else { rows * columns });
         let mut grad_col = Scratch::take(if identity { 0 } else { rows * columns });
@@ -271,7 +275,7 @@ impl Conv2dOp {
         let (channels, in_plane) = (window.channels, shape.in_plane());
         let tap_rows = shape.out_channels * shape.taps();
         let by_tap = weights_by_tap(weight, shape);
-        let mut grad_x = vec![0f32; shape.batch * window.image_len()];
+        let mut grad_x = zeroed(shape.batch * window.image_len());
         let mut grad_by_tap = vec![0f32; tap_rows * channels];
         let mut grad_products = Scratch::take(tap_rows * in_plane);
         let images = x.chunks(window.image_len());
@@ -325,7 +329,7 @@ impl CustomOp3 for Conv2dOp {
         let x = contiguous_slice(x_storage, x_layout)?;
         let weight = contiguous_slice(w_storage, w_layout)?;
         let bias = contiguous_slice(b_storage, b_layout)?;
-        let mut y = vec![0f32; shape.batch * shape.out_channels * shape.out_plane()];
+        let mut y = zeroed(shape.batch * shape.out_channels * shape.out_plane());
         fill_bias(&mut y, bias, shape.out_plane());
         if shape.by_taps() {
             self.forward_by_taps(&shape, x, weight, &mut y);
@@ -429,7 +433,7 @@ impl CustomOp3 for ConvTranspose2dOp {
         let bias = contiguous_slice(b_storage, b_layout)?;
         let (rows, columns, in_channels) = (window.rows(), window.columns(), shape.out_channels);
 
-        let mut y = vec![0f32; shape.batch * window.image_len()];
+        let mut y = zeroed(shape.batch * window.image_len());
         fill_bias(&mut y, bias, shape.in_plane());
         let mut col = Scratch::take(rows * columns);
         for (image, out) in x
@@ -457,8 +461,8 @@ impl CustomOp3 for ConvTranspose2dOp {
         let shape = self.shape(x.dims(), weight.dims())?;
         let window = &shape.window;
         let (rows, columns, in_channels) = (window.rows(), window.columns(), shape.out_channels);
-        let mut grad_x = vec![0f32; x.elem_count()];
-        let mut grad_w = vec![0f32; in_channels * rows];
+        let mut grad_x = zeroed(x.elem_count());
+        let mut grad_w = zeroed(in_channels * rows);
         let mut col = Scratch::take(rows * columns);
 
         let grad_b = with_f32(x, |x| {

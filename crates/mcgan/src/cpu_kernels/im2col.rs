@@ -126,8 +126,15 @@ fn scatter_tap(window: &Window, row: &[f32], tap: usize, channel: &mut [f32]) {
         let target = &mut channel[iy * window.width..(iy + 1) * window.width];
         let source = &row[oy * out_w + x0..oy * out_w + x1];
         let ix0 = x0 * stride + kj - window.padding;
-        for (value, ix) in source.iter().zip((ix0..).step_by(stride)) {
-            target[ix] += value;
+        if stride == 1 {
+            let target = &mut target[ix0..ix0 + source.len()];
+            for (value, &add) in target.iter_mut().zip(source) {
+                *value += add;
+            }
+        } else {
+            for (value, ix) in source.iter().zip((ix0..).step_by(stride)) {
+                target[ix] += value;
+            }
         }
     }
 }
@@ -166,8 +173,15 @@ fn add_tap(window: &Window, channel: &[f32], tap: usize, out: &mut [f32]) {
         let source = &channel[iy * window.width..(iy + 1) * window.width];
         let target = &mut out[oy * out_w + x0..oy * out_w + x1];
         let ix0 = x0 * stride + kj - window.padding;
-        for (value, ix) in target.iter_mut().zip((ix0..).step_by(stride)) {
-            *value += source[ix];
+        if stride == 1 {
+            let source = &source[ix0..ix0 + target.len()];
+            for (value, &add) in target.iter_mut().zip(source) {
+                *value += add;
+            }
+        } else {
+            for (value, ix) in target.iter_mut().zip((ix0..).step_by(stride)) {
+                *value += source[ix];
+            }
         }
     }
 }

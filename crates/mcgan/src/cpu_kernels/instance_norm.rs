@@ -1,10 +1,9 @@
-//! Instance norm, optionally followed by ReLU, in one pass over each plane forward and two
-//! backward.
+//! Instance norm, optionally followed by ReLU, in a few vectorised passes over each plane.
 
 use candle_core::{CpuStorage, CustomOp1, Layout, Result, Shape, Tensor};
 use rayon::prelude::*;
 
-use super::{contiguous_slice, with_f32};
+use super::{blocked_sum, blocked_sum_of, contiguous_slice, with_f32, zeroed};
 
 /// Affine-free instance norm over the last two dimensions of an NCHW tensor.
 pub struct InstanceNormOp {
@@ -13,16 +12,13 @@ pub struct InstanceNormOp {
     pub relu: bool,
 }
 
-/// Mean and `1 / sqrt(variance + eps)` of a plane, the variance from squared deviations
-/// (two passes) and accumulated in float64.
+/// Returns the mean and `1 / sqrt(variance + eps)` of a plane, the variance from squared
+/// deviations (two passes), each sum blocked as [`blocked_sum_of`] does.
 fn statistics(plane: &[f32], eps: f64) -> (f32, f32) {
     let count = plane.len() as f64;
-    let mean = plane.iter().map(|&v| f64::from(v)).sum::<f64>() / count;
-    let variance = plane
-        .iter()
-        .map(|&v| (f64::from(v) - mean).powi(2))
-        .sum::<f64>()
-        / count;
+    let mean = blocked_sum(plane) / count;
+    let centre = mean as f32;
+    let variance = blocked_sum_of(plane, plane, |v, _| (v - centre) * (v - centre)) / count;
     (mean as f32, (1.0 / (variance + eps).sqrt()) as f32)
 }
 
@@ -35,7 +31,7 @@ impl CustomOp1 for InstanceNormOp {
         let (_, _, height, width) = layout.shape().dims4()?;
         let x = contiguous_slice(storage, layout)?;
         let plane_len = height * width;
-        let mut y = vec![0f32; x.len()];
+        let mut y = zeroed(x.len());
         y.par_chunks_mut(plane_len)
             .zip(x.par_chunks(plane_len))
             .for_each(|(out, plane)| {
@@ -57,7 +53,7 @@ impl CustomOp1 for InstanceNormOp {
     fn bwd(&self, x: &Tensor, _y: &Tensor, grad: &Tensor) -> Result<Option<Tensor>> {
         let (_, _, height, width) = x.dims4()?;
         let plane_len = height * width;
-        let mut grad_x = vec![0f32; x.elem_count()];
+        let mut grad_x = zeroed(x.elem_count());
         with_f32(x, |x| {
             with_f32(grad, |grad| {
                 grad_x
@@ -77,25 +73,27 @@ impl InstanceNormOp {
     fn plane_backward(&self, plane: &[f32], dy: &[f32], dx: &mut [f32]) {
         let (mean, inverse_std) = statistics(plane, self.eps);
         let count = plane.len() as f64;
-        let mut sum_g = 0f64;
-        let mut sum_gn = 0f64;
-        for ((d, &v), &g) in dx.iter_mut().zip(plane).zip(dy) {
-            let normalised = (v - mean) * inverse_std;
-            let g = if self.relu && normalised <= 0.0 {
-                0.0
-            } else {
-                g
-            };
-            // Park g in dx; the second pass needs it with the two means.
-            *d = g;
-            sum_g += f64::from(g);
-            sum_gn += f64::from(g) * f64::from(normalised);
-        }
-        let mean_g = (sum_g / count) as f32;
-        let mean_gn = (sum_gn / count) as f32;
+        // Park the normalised input in dx and zero the gradient where ReLU clipped.
+        let mut gated = Vec::new();
+        let grad: &[f32] = if self.relu {
+            gated.extend(plane.iter().zip(dy).map(|(&v, &g)| {
+                if (v - mean) * inverse_std > 0.0 {
+                    g
+                } else {
+                    0.0
+                }
+            }));
+            &gated
+        } else {
+            dy
+        };
         for (d, &v) in dx.iter_mut().zip(plane) {
-            let normalised = (v - mean) * inverse_std;
-            *d = (*d - mean_g - normalised * mean_gn) * inverse_std;
+            *d = (v - mean) * inverse_std;
+        }
+        let mean_g = (blocked_sum(grad) / count) as f32;
+        let mean_gn = (blocked_sum_of(dx, grad, |n, g| n * g) / count) as f32;
+        for (d, &g) in dx.iter_mut().zip(grad) {
+            *d = (g - mean_g - *d * mean_gn) * inverse_std;
         }
     }
 }

@@ -41,6 +41,56 @@ fn with_f32<R>(tensor: &Tensor, f: impl FnOnce(&[f32]) -> Result<R>) -> Result<R
     }
 }
 
+/// Elements summed in float32 before the partial sum joins the float64 total.
+const BLOCK: usize = 256;
+
+/// Independent float32 accumulators within a block, so that the sum vectorises instead of
+/// waiting on one chain of additions.
+const LANES: usize = 16;
+
+/// Sums `f(a, b)` over the pairs of `a` and `b`: float32 within blocks of [`BLOCK`] elements
+/// in [`LANES`] interleaved partial sums, float64 across blocks.
+fn blocked_sum_of(a: &[f32], b: &[f32], f: impl Fn(f32, f32) -> f32) -> f64 {
+    a.chunks(BLOCK)
+        .zip(b.chunks(BLOCK))
+        .map(|(a, b)| {
+            let mut lanes = [0f32; LANES];
+            let (a_chunks, b_chunks) = (a.chunks_exact(LANES), b.chunks_exact(LANES));
+            let tail: f32 = a_chunks
+                .remainder()
+                .iter()
+                .zip(b_chunks.remainder())
+                .map(|(&x, &y)| f(x, y))
+                .sum();
+            for (a, b) in a_chunks.zip(b_chunks) {
+                for ((lane, &x), &y) in lanes.iter_mut().zip(a).zip(b) {
+                    *lane += f(x, y);
+                }
+            }
+            f64::from(lanes.iter().sum::<f32>() + tail)
+        })
+        .sum()
+}
+
+/// Sums `values` as [`blocked_sum_of`] does.
+fn blocked_sum(values: &[f32]) -> f64 {
+    blocked_sum_of(values, values, |v, _| v)
+}
+
+/// Elements below which one thread zeroes a buffer faster than several.
+const SERIAL_ZEROES: usize = 1 << 16;
+
+/// Returns `len` zeros. A large buffer is zeroed by every thread, since a single-threaded
+/// pass over the activations of each layer adds up to a noticeable share of a step.
+fn zeroed(len: usize) -> Vec<f32> {
+    if len < SERIAL_ZEROES {
+        return vec![0f32; len];
+    }
+    let mut buffer = Vec::with_capacity(len);
+    buffer.par_extend(rayon::iter::repeat_n(0f32, len));
+    buffer
+}
+
 /// A float32 scratch buffer, taken from a per-thread pool and given back on drop.
 ///
 /// The large column matrices of successive layers reuse its memory instead of faulting in

@@ -4,7 +4,7 @@
 use candle_core::{CpuStorage, CustomOp1, Layout, Result, Shape, Tensor};
 use rayon::prelude::*;
 
-use super::{contiguous_slice, with_f32};
+use super::{contiguous_slice, with_f32, zeroed};
 
 /// Pads H and W of an NCHW tensor by `pad` on each side, mirroring without the edge.
 pub struct ReflectionPadOp {
@@ -48,7 +48,7 @@ impl CustomOp1 for ReflectionPadOp {
         let x = contiguous_slice(storage, layout)?;
         let (out_h, out_w) = (height + 2 * self.pad, width + 2 * self.pad);
         let columns: Vec<usize> = (0..out_w).map(|j| mirrored(j, width, self.pad)).collect();
-        let mut y = vec![0f32; batch * channels * out_h * out_w];
+        let mut y = zeroed(batch * channels * out_h * out_w);
         y.par_chunks_mut(out_h * out_w)
             .zip(x.par_chunks(height * width))
             .for_each(|(out, plane)| {
@@ -68,7 +68,7 @@ impl CustomOp1 for ReflectionPadOp {
         let (_, _, height, width) = x.dims4()?;
         let (out_h, out_w) = (height + 2 * self.pad, width + 2 * self.pad);
         let columns: Vec<usize> = (0..out_w).map(|j| mirrored(j, width, self.pad)).collect();
-        let mut grad_x = vec![0f32; x.elem_count()];
+        let mut grad_x = zeroed(x.elem_count());
         with_f32(grad, |grad| {
             grad_x
                 .par_chunks_mut(height * width)
