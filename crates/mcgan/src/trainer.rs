@@ -8,7 +8,7 @@ use crate::losses::{l1, mse_against, LossValues, LossWeights};
 use crate::networks::{CycleGanNetworks, D_A, D_AM, D_B, D_BM, G_A2B, G_B2A};
 use crate::optimizer::{Adam, AdamConfig};
 use crate::replay_buffer::{ReplayBuffer, REPLAY_BUFFER_CAPACITY};
-use crate::{Discriminator, DiscriminatorConfig, GeneratorConfig};
+use crate::{Discriminator, DiscriminatorConfig, Generator, GeneratorConfig};
 
 /// Weight of each half (real, fake) of a discriminator loss.
 const DISCRIMINATOR_HALF: f64 = 0.5;
@@ -249,14 +249,12 @@ impl Trainer {
         let weights = &self.config.weights;
         let nets = &self.networks;
 
-        let same_b = nets.g_a2b.forward(real_b, mask)?;
+        let (same_b, fake_b) = forward_pair(&nets.g_a2b, real_b, real_a, mask)?;
+        let (same_a, fake_a) = forward_pair(&nets.g_b2a, real_a, real_b, mask)?;
         let identity_b = (l1(&same_b, real_b)? * weights.lambda_idt)?;
-        let same_a = nets.g_b2a.forward(real_a, mask)?;
         let identity_a = (l1(&same_a, real_a)? * weights.lambda_idt)?;
 
-        let fake_b = nets.g_a2b.forward(real_a, mask)?;
         let gan_a2b = self.generator_gan_loss(&fake_b, &nets.d_b, nets.d_bm.as_ref(), mask)?;
-        let fake_a = nets.g_b2a.forward(real_b, mask)?;
         let gan_b2a = self.generator_gan_loss(&fake_a, &nets.d_a, nets.d_am.as_ref(), mask)?;
 
         let recovered_a = nets.g_b2a.forward(&fake_b, mask)?;
@@ -377,4 +375,20 @@ fn real_fake_loss(net: &Discriminator, real: &Tensor, fake: &Tensor) -> Result<T
 
 fn scalar(tensor: &Tensor) -> Result<f32> {
     tensor.to_dtype(DType::F32)?.to_scalar::<f32>()
+}
+
+/// Applies `generator` to `first` and `second` as one batch, which is the same per image
+/// (instance norm and every other layer work image by image) but builds half the graph
+/// nodes and accumulates each weight gradient once less.
+fn forward_pair(
+    generator: &Generator,
+    first: &Tensor,
+    second: &Tensor,
+    mask: Option<&Tensor>,
+) -> Result<(Tensor, Tensor)> {
+    let batch = first.dim(0)?;
+    let input = Tensor::cat(&[first, second], 0)?;
+    let mask = mask.map(|mask| Tensor::cat(&[mask, mask], 0)).transpose()?;
+    let output = generator.forward(&input, mask.as_ref())?;
+    Ok((output.narrow(0, 0, batch)?, output.narrow(0, batch, batch)?))
 }
