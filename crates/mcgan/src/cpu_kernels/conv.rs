@@ -13,6 +13,7 @@ use candle_core::{CpuStorage, CustomOp3, Layout, Result, Shape, Tensor};
 use rayon::prelude::*;
 
 use super::im2col::{col2im, im2col, spread_taps, sum_taps, Window};
+use super::winograd;
 use super::{blocked_sum, contiguous_slice, gemm, with_f32, zeroed, Matrix, Scratch};
 
 /// `conv2d(x, weight) + bias` with zero padding; weight `[out, in, k, k]`.
@@ -28,6 +29,17 @@ pub struct ConvTranspose2dOp {
     pub stride: usize,
     pub padding: usize,
     pub output_padding: usize,
+}
+
+/// How a convolution lays out its products.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Method {
+    /// One gemm over the window matrix (im2col).
+    Windows,
+    /// One gemm over the tap matrix, for layers that narrow many channels to few.
+    Taps,
+    /// Sixteen gemms over Winograd-transformed tiles, for wide 3x3 layers at stride 1.
+    Winograd,
 }
 
 /// Sizes of one convolution call, shared by its forward and backward passes.
@@ -56,6 +68,17 @@ impl ConvShape {
         self.window.stride == 1
             && !self.window.is_identity()
             && 4 * self.out_channels <= self.window.channels
+    }
+
+    /// Picks the layout of this convolution's products.
+    fn method(&self) -> Method {
+        if winograd::applies(&self.window, self.batch, self.out_channels) {
+            Method::Winograd
+        } else if self.by_taps() {
+            Method::Taps
+        } else {
+            Method::Windows
+        }
     }
 }
 
@@ -331,10 +354,13 @@ impl CustomOp3 for Conv2dOp {
         let bias = contiguous_slice(b_storage, b_layout)?;
         let mut y = zeroed(shape.batch * shape.out_channels * shape.out_plane());
         fill_bias(&mut y, bias, shape.out_plane());
-        if shape.by_taps() {
-            self.forward_by_taps(&shape, x, weight, &mut y);
-        } else {
-            self.forward_by_windows(&shape, x, weight, &mut y);
+        match shape.method() {
+            Method::Windows => self.forward_by_windows(&shape, x, weight, &mut y),
+            Method::Taps => self.forward_by_taps(&shape, x, weight, &mut y),
+            Method::Winograd => {
+                let (window, batch) = (&shape.window, shape.batch);
+                winograd::forward(window, batch, shape.out_channels, x, weight, &mut y);
+            }
         }
         let window = &shape.window;
         let dims = (
@@ -358,10 +384,13 @@ impl CustomOp3 for Conv2dOp {
         let grads = with_f32(x, |x| {
             with_f32(weight, |weight| {
                 with_f32(grad, |grad| {
-                    let (grad_x, grad_w) = if shape.by_taps() {
-                        self.backward_by_taps(&shape, x, weight, grad)
-                    } else {
-                        self.backward_by_windows(&shape, x, weight, grad)
+                    let (grad_x, grad_w) = match shape.method() {
+                        Method::Windows => self.backward_by_windows(&shape, x, weight, grad),
+                        Method::Taps => self.backward_by_taps(&shape, x, weight, grad),
+                        Method::Winograd => {
+                            let (window, batch) = (&shape.window, shape.batch);
+                            winograd::backward(window, batch, shape.out_channels, x, weight, grad)
+                        }
                     };
                     let grad_b = bias_grad(grad, shape.out_channels, shape.out_plane());
                     Ok((grad_x, grad_w, grad_b))
@@ -573,6 +602,113 @@ mod tests {
         let flat = |t: &Tensor| t.flatten_all().unwrap().to_vec1::<f32>().unwrap();
         assert_close(&dx_taps, &flat(grads.get(&x_var).unwrap()));
         assert_close(&dw_taps, &flat(grads.get(&w_var).unwrap()));
+    }
+
+    /// Winograd's method and the windows layout both stay within float32 rounding of a
+    /// float64 convolution, forward and backward, for even and odd output sizes, with and
+    /// without zero padding, on a batch of two. The bound is 1e-6 of the largest sum of
+    /// absolute terms behind an element of each tensor.
+    #[test]
+    fn winograd_matches_float64_reference() {
+        for (height, width, padding) in [(34, 34, 0), (33, 35, 1), (23, 41, 0)] {
+            let (batch, channels, out_channels) = (2, 32, 40);
+            let sizes = (batch, channels, height, width);
+            let op = Conv2dOp { stride: 1, padding };
+            let x_dims = [batch, channels, height, width];
+            let shape = op.shape(&x_dims, &[out_channels, channels, 3, 3]).unwrap();
+            assert_eq!(shape.method(), Method::Winograd);
+
+            let wave = |n: usize, step: f32| -> Vec<f32> {
+                (0..n).map(|i| (i as f32 * step).sin()).collect()
+            };
+            let absolute =
+                |values: &[f32]| -> Vec<f32> { values.iter().map(|v| v.abs()).collect() };
+            let x = wave(batch * channels * height * width, 0.37);
+            let weight = wave(out_channels * channels * 9, 0.71);
+            let grad = wave(batch * out_channels * shape.out_plane(), 0.53);
+            let exact = Float64Conv::new(&x, &weight, &grad, sizes, out_channels, padding);
+            let (x_abs, weight_abs, grad_abs) = (absolute(&x), absolute(&weight), absolute(&grad));
+            let terms =
+                Float64Conv::new(&x_abs, &weight_abs, &grad_abs, sizes, out_channels, padding);
+
+            let window = &shape.window;
+            let mut by_winograd = vec![0f32; grad.len()];
+            let mut by_windows = vec![0f32; grad.len()];
+            winograd::forward(window, batch, out_channels, &x, &weight, &mut by_winograd);
+            op.forward_by_windows(&shape, &x, &weight, &mut by_windows);
+            let (dx_winograd, dw_winograd) =
+                winograd::backward(window, batch, out_channels, &x, &weight, &grad);
+            let (dx_windows, dw_windows) = op.backward_by_windows(&shape, &x, &weight, &grad);
+
+            let cases = [
+                ("Winograd output", &by_winograd, &exact.y, &terms.y),
+                ("windows output", &by_windows, &exact.y, &terms.y),
+                ("Winograd dx", &dx_winograd, &exact.dx, &terms.dx),
+                ("windows dx", &dx_windows, &exact.dx, &terms.dx),
+                ("Winograd dW", &dw_winograd, &exact.dw, &terms.dw),
+                ("windows dW", &dw_windows, &exact.dw, &terms.dw),
+            ];
+            for (name, ours, exact, magnitudes) in cases {
+                let bound = 1e-6 * magnitudes.iter().fold(0f64, |max, &v| max.max(v));
+                for (i, (&value, &expected)) in ours.iter().zip(exact).enumerate() {
+                    let error = (f64::from(value) - expected).abs();
+                    assert!(
+                        error <= bound,
+                        "{name} element {i} at {height}x{width}, padding {padding}: \
+                         {value} against {expected}, bound {bound:e}"
+                    );
+                }
+            }
+        }
+    }
+
+    /// A 3x3 stride-1 convolution and its gradients, computed term by term in float64.
+    struct Float64Conv {
+        y: Vec<f64>,
+        dx: Vec<f64>,
+        dw: Vec<f64>,
+    }
+
+    impl Float64Conv {
+        fn new(
+            x: &[f32],
+            weight: &[f32],
+            grad: &[f32],
+            (batch, channels, height, width): (usize, usize, usize, usize),
+            out_channels: usize,
+            padding: usize,
+        ) -> Self {
+            let (out_height, out_width) = (height + 2 * padding - 2, width + 2 * padding - 2);
+            let mut y = vec![0f64; grad.len()];
+            let mut dx = vec![0f64; x.len()];
+            let mut dw = vec![0f64; weight.len()];
+            let outputs = (0..batch * out_channels)
+                .flat_map(|plane| (0..out_height * out_width).map(move |pixel| (plane, pixel)));
+            for (plane, pixel) in outputs {
+                let (image, filter) = (plane / out_channels, plane % out_channels);
+                let (row, column) = (pixel / out_width, pixel % out_width);
+                let out = plane * out_height * out_width + pixel;
+                let g = f64::from(grad[out]);
+                for channel in 0..channels {
+                    for tap in 0..9 {
+                        let source_row = (row + tap / 3).checked_sub(padding);
+                        let source_column = (column + tap % 3).checked_sub(padding);
+                        let (Some(r), Some(c)) = (source_row, source_column) else {
+                            continue;
+                        };
+                        if r >= height || c >= width {
+                            continue;
+                        }
+                        let input = ((image * channels + channel) * height + r) * width + c;
+                        let w = (filter * channels + channel) * 9 + tap;
+                        y[out] += f64::from(x[input]) * f64::from(weight[w]);
+                        dx[input] += f64::from(weight[w]) * g;
+                        dw[w] += f64::from(x[input]) * g;
+                    }
+                }
+            }
+            Self { y, dx, dw }
+        }
     }
 
     fn assert_close(left: &[f32], right: &[f32]) {

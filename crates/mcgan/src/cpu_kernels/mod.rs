@@ -14,6 +14,7 @@ pub mod conv;
 pub mod im2col;
 pub mod instance_norm;
 pub mod reflection_pad;
+pub mod winograd;
 
 use candle_core::{CpuStorage, Layout, Result, Storage, Tensor};
 use rayon::prelude::*;
@@ -207,6 +208,43 @@ const MIN_PART: usize = 16;
 /// thread busy on a well-shaped block. gemm's own parallel split of a product with a small
 /// side measured slower than one thread on the 2-core machine.
 fn gemm(m: usize, n: usize, k: usize, dst: &mut [f32], accumulate: bool, lhs: Matrix, rhs: Matrix) {
+    gemm_on(
+        rayon::current_num_threads(),
+        m,
+        n,
+        k,
+        dst,
+        accumulate,
+        lhs,
+        rhs,
+    );
+}
+
+/// [`gemm`] on the calling thread only, for products that already run side by side.
+fn gemm_serial(
+    m: usize,
+    n: usize,
+    k: usize,
+    dst: &mut [f32],
+    accumulate: bool,
+    lhs: Matrix,
+    rhs: Matrix,
+) {
+    gemm_on(1, m, n, k, dst, accumulate, lhs, rhs);
+}
+
+/// [`gemm`] cut into at most `threads` blocks.
+#[allow(clippy::too_many_arguments)]
+fn gemm_on(
+    threads: usize,
+    m: usize,
+    n: usize,
+    k: usize,
+    dst: &mut [f32],
+    accumulate: bool,
+    lhs: Matrix,
+    rhs: Matrix,
+) {
     assert!(dst.len() >= m * n, "gemm destination too small");
     assert!(
         lhs.data.len() >= lhs.extent(m, k),
@@ -225,7 +263,6 @@ fn gemm(m: usize, n: usize, k: usize, dst: &mut [f32], accumulate: bool, lhs: Ma
         }
         return;
     }
-    let threads = rayon::current_num_threads();
     let split_rows = m >= n;
     let side = if split_rows { m } else { n };
     let parts = threads.min(side / MIN_PART).max(1);
