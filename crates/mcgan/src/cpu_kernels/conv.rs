@@ -7,7 +7,8 @@
 //! and each output pixel sums its taps from that matrix. Both cost the same multiply-adds at
 //! stride 1, but the second matrix is `C_in / C_out` times smaller. That decides it for a
 //! layer that narrows many channels to few, such as the generator's last 7x7 convolution
-//! (64 channels to 3), whose window matrix at 128 pixels would take 200 MB.
+//! (64 channels to 3), whose window matrix at 128 pixels would take 200 MB. Wide 3x3 layers
+//! with large outputs go a third way, by Winograd's transform ([`super::winograd`]).
 
 use candle_core::{CpuStorage, CustomOp3, Layout, Result, Shape, Tensor};
 use rayon::prelude::*;
@@ -31,7 +32,7 @@ pub struct ConvTranspose2dOp {
     pub output_padding: usize,
 }
 
-/// How a convolution lays out its products.
+/// The layout of a convolution's products.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Method {
     /// One gemm over the window matrix (im2col).
