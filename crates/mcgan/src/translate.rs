@@ -381,7 +381,19 @@ fn load_batch(paths: &[PathBuf], size: usize, device: &Device) -> Result<Tensor>
     )?)
 }
 
+/// Translates `batch` with the mask of `job`, on a thread of rayon's pool for the reason
+/// [`crate::Trainer::step`] gives.
 fn translate_batch(
+    generator: &Generator,
+    batch: &Tensor,
+    job: &MaskJob,
+    size: usize,
+    device: &Device,
+) -> Result<Tensor> {
+    rayon::scope(|_| translate_batch_on_this_thread(generator, batch, job, size, device))
+}
+
+fn translate_batch_on_this_thread(
     generator: &Generator,
     batch: &Tensor,
     job: &MaskJob,
