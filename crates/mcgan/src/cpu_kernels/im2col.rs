@@ -90,8 +90,9 @@ fn gather_tap(window: &Window, channel: &[f32], tap: usize, row: &mut [f32]) {
         if stride == 1 {
             out_row[x0..x1].copy_from_slice(&source[ix0..ix0 + (x1 - x0)]);
         } else {
-            for (value, ix) in out_row[x0..x1].iter_mut().zip((ix0..).step_by(stride)) {
-                *value = source[ix];
+            let sources = source[ix0..].iter().step_by(stride);
+            for (value, &read) in out_row[x0..x1].iter_mut().zip(sources) {
+                *value = read;
             }
         }
     }
@@ -132,8 +133,9 @@ fn scatter_tap(window: &Window, row: &[f32], tap: usize, channel: &mut [f32]) {
                 *value += add;
             }
         } else {
-            for (value, ix) in source.iter().zip((ix0..).step_by(stride)) {
-                target[ix] += value;
+            let targets = target[ix0..].iter_mut().step_by(stride);
+            for (value, &add) in targets.zip(source) {
+                *value += add;
             }
         }
     }
