@@ -384,8 +384,13 @@ impl Trainer {
 }
 
 /// `MSE(D(real), 1) + MSE(D(fake), 0)`.
+/// `MSE(D(real), 1) + MSE(D(fake), 0)`, with `real` and `fake` through `net` as one batch
+/// (the discriminators score image by image, so the scores are the same).
 fn real_fake_loss(net: &Discriminator, real: &Tensor, fake: &Tensor) -> Result<Tensor> {
-    mse_against(&net.forward(real)?, 1.0)? + mse_against(&net.forward(fake)?, 0.0)?
+    let (real_count, fake_count) = (real.dim(0)?, fake.dim(0)?);
+    let scores = net.forward(&Tensor::cat(&[real, fake], 0)?)?;
+    mse_against(&scores.narrow(0, 0, real_count)?, 1.0)?
+        + mse_against(&scores.narrow(0, real_count, fake_count)?, 0.0)?
 }
 
 fn scalar(tensor: &Tensor) -> Result<f32> {
