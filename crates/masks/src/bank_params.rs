@@ -62,6 +62,8 @@ pub const DEFAULT_THRESHOLD: f64 = 0.5;
 /// Largest mask side, in pixels. A bank keeps every mask in memory at one byte a pixel, so
 /// the bound keeps a bank of the default 100 masks under 7 GB.
 pub const MAX_SIZE: u32 = 8192;
+/// Largest number of pixels in a bank, all masks together: 8 GiB at one byte a pixel.
+pub const MAX_BANK_PIXELS: u64 = 1 << 33;
 
 /// Everything that decides a bank's bytes.
 ///
@@ -158,6 +160,19 @@ impl BankParams {
             return Err(MaskError::param(
                 "count",
                 "must be at least 1, because a bank needs masks",
+            ));
+        }
+        let pixels = u64::from(self.count) * u64::from(self.size) * u64::from(self.size);
+        if pixels > MAX_BANK_PIXELS {
+            return Err(MaskError::param(
+                "count",
+                format!(
+                    "{} masks of {size}x{size} pixels would take {:.1} GiB in memory, more than \
+                     the 8 GiB a bank may hold: lower count or size",
+                    self.count,
+                    pixels as f64 / f64::from(1u32 << 30),
+                    size = self.size,
+                ),
             ));
         }
         self.reject_foreign_fields()?;

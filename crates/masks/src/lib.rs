@@ -19,7 +19,8 @@ mod sampler;
 
 pub use bank::{mask_file_name, mask_rng, Bank, MaskRecord, TABLE_FILE};
 pub use bank_params::{
-    BankParams, Scheme, DEFAULT_COUNT, DEFAULT_RADII, DEFAULT_SCALES, DEFAULT_THRESHOLD, MAX_SIZE,
+    BankParams, Scheme, DEFAULT_COUNT, DEFAULT_RADII, DEFAULT_SCALES, DEFAULT_THRESHOLD,
+    MAX_BANK_PIXELS, MAX_SIZE,
 };
 pub use binary_attention::binary_attention;
 pub use centered_square::{centered_square, centered_square_range};

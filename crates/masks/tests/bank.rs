@@ -80,6 +80,24 @@ fn foreign_parameter_is_rejected() {
 }
 
 #[test]
+fn oversized_bank_is_rejected() {
+    let mut params = multi_rectangles(0);
+    params.size = 8192;
+    params.count = 129;
+    let error = Bank::generate(&params).unwrap_err().to_string();
+    assert!(error.contains("count"), "{error}");
+    assert!(error.contains("8.1 GiB"), "{error}");
+}
+
+#[test]
+fn largest_bank_passes_validation() {
+    let mut params = multi_rectangles(0);
+    params.size = 8192;
+    params.count = 128;
+    assert!(params.validate().is_ok());
+}
+
+#[test]
 fn attention_maps_are_thresholded() {
     let dir = tempfile::tempdir().unwrap();
     let maps = dir.path().join("maps");
