@@ -193,9 +193,9 @@ impl Trainer {
     /// `rng`.
     ///
     /// The iteration runs on a thread of rayon's pool. The CPU kernels split every layer with
-    /// rayon, and from a pool thread each split hands work to the other threads directly
-    /// instead of waking the pool and blocking the caller, which measured a quarter of a step
-    /// at 32 pixels on the 2-core machine.
+    /// rayon. From a pool thread each split hands work to the other threads directly, instead
+    /// of waking the pool and blocking the caller, which cost a quarter of a step at 32 pixels
+    /// on the 2-core machine.
     pub fn step<R: Rng + Send>(
         &mut self,
         real_a: &Tensor,
