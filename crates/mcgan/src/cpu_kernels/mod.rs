@@ -1,6 +1,7 @@
 //! CPU kernels for the layers that dominate a training step, as candle custom ops with their
-//! own backward passes: convolutions and transposed convolutions (im2col and one gemm per
-//! image, bias folded in), instance norm with an optional fused ReLU, and reflection padding.
+//! own backward passes: convolutions and transposed convolutions (laid out by windows, by taps
+//! or by Winograd's transform, see [`conv`]), instance norm with an optional fused ReLU, and
+//! reflection padding.
 //!
 //! candle 0.11's CPU path computes a transposed convolution, and so the input gradient of
 //! every convolution, with one dot product per output pixel, and the weight gradient as a
@@ -118,7 +119,7 @@ thread_local! {
     static SCRATCH_POOL: std::cell::RefCell<Vec<Vec<f32>>> = const { std::cell::RefCell::new(Vec::new()) };
 }
 
-/// Buffers a thread keeps between calls. A backward pass uses two at once.
+/// Buffers a thread keeps between calls. The Winograd backward pass uses four at once.
 const SCRATCH_KEPT: usize = 4;
 
 impl Scratch {
