@@ -52,7 +52,7 @@ enum Command {
 }
 
 fn main() -> ExitCode {
-    mcgan::cpu_kernels::keep_candle_on_caller_thread();
+    mcgan::cpu_kernels::shorten_candle_spinning();
     restore_default_sigpipe();
     let cli = Cli::parse();
     logging::init(cli.verbose);

@@ -11,7 +11,7 @@ use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 
 fn main() -> candle_core::Result<()> {
-    mcgan::cpu_kernels::keep_candle_on_caller_thread();
+    mcgan::cpu_kernels::shorten_candle_spinning();
     let size: usize = std::env::args()
         .skip(1)
         .find_map(|arg| arg.parse().ok())

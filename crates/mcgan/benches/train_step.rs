@@ -54,7 +54,7 @@ fn centered_mask(size: usize, scale: f64, device: &Device) -> candle_core::Resul
 }
 
 fn main() -> candle_core::Result<()> {
-    mcgan::cpu_kernels::keep_candle_on_caller_thread();
+    mcgan::cpu_kernels::shorten_candle_spinning();
     let options = parse_options();
     let device = Device::Cpu;
     println!(
