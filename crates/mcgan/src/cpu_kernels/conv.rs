@@ -1,14 +1,15 @@
-//! Convolution and transposed convolution with bias as custom ops: one gemm per image
-//! forward and two per image backward.
+//! Convolution and transposed convolution with bias as custom ops, their products computed
+//! by gemm image by image.
 //!
-//! A convolution lays its gemm out in one of two ways. By windows (im2col): the column
+//! A convolution lays its gemm out in one of three ways. By windows (im2col): the column
 //! matrix contains every input window, `[C_in*k*k, P_out]`, and the output is `W @ columns`.
 //! By taps: each input pixel is multiplied by every tap of every filter, `[C_out*k*k, P_in]`,
 //! and each output pixel sums its taps from that matrix. Both cost the same multiply-adds at
 //! stride 1, but the second matrix is `C_in / C_out` times smaller. That decides it for a
 //! layer that narrows many channels to few, such as the generator's last 7x7 convolution
 //! (64 channels to 3), whose window matrix at 128 pixels would take 200 MB. Wide 3x3 layers
-//! with large outputs go a third way, by Winograd's transform ([`super::winograd`]).
+//! with large outputs go by Winograd's transform ([`super::winograd`]), which needs fewer
+//! multiply-adds than either.
 
 use candle_core::{CpuStorage, CustomOp3, Layout, Result, Shape, Tensor};
 use rayon::prelude::*;
