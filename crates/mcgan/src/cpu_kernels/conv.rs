@@ -113,36 +113,28 @@ impl Conv2dOp {
 /// Regroups the weight `[O, C, T]` by tap as `[O*T, C]`, whose row `o*T + t` is tap `t` of
 /// every input channel of filter `o`.
 fn weights_by_tap(weight: &[f32], shape: &ConvShape) -> Vec<f32> {
-    let (channels, taps) = (shape.window.channels, shape.taps());
-    let mut by_tap = vec![0f32; weight.len()];
-    for (filter, grouped) in weight
-        .chunks(channels * taps)
-        .zip(by_tap.chunks_mut(channels * taps))
-    {
-        for (c, channel) in filter.chunks(taps).enumerate() {
-            for (t, &value) in channel.iter().enumerate() {
-                grouped[t * channels + c] = value;
-            }
-        }
-    }
-    by_tap
+    transpose_blocks(weight, shape.window.channels, shape.taps())
 }
 
 /// Reverses [`weights_by_tap`], from `[O*T, C]` back to `[O, C, T]`.
 fn weights_from_taps(by_tap: &[f32], shape: &ConvShape) -> Vec<f32> {
-    let (channels, taps) = (shape.window.channels, shape.taps());
-    let mut weight = vec![0f32; by_tap.len()];
-    for (grouped, filter) in by_tap
-        .chunks(channels * taps)
-        .zip(weight.chunks_mut(channels * taps))
+    transpose_blocks(by_tap, shape.taps(), shape.window.channels)
+}
+
+/// Transposes each consecutive `[rows, columns]` block of `data` to `[columns, rows]`.
+fn transpose_blocks(data: &[f32], rows: usize, columns: usize) -> Vec<f32> {
+    let mut transposed = vec![0f32; data.len()];
+    for (block, out) in data
+        .chunks(rows * columns)
+        .zip(transposed.chunks_mut(rows * columns))
     {
-        for (t, row) in grouped.chunks(channels).enumerate() {
-            for (c, &value) in row.iter().enumerate() {
-                filter[c * taps + t] = value;
+        for (row, values) in block.chunks(columns).enumerate() {
+            for (column, &value) in values.iter().enumerate() {
+                out[column * rows + row] = value;
             }
         }
     }
-    weight
+    transposed
 }
 
 /// Fills each `plane`-long plane of `y` (`[N, C, plane]`) with its channel's bias.
