@@ -4,6 +4,7 @@
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
+use std::time::{Duration, Instant};
 
 /// A project directory holding `pipeline.yaml` and `cache/`.
 pub struct Project {
@@ -106,4 +107,30 @@ pub fn run_counts(output: &Output) -> (usize, usize) {
         .and_then(|rest| rest.split_once(" stages run, "))
         .and_then(|(ran, reused)| Some((ran.parse().ok()?, reused.parse().ok()?)));
     parsed.unwrap_or_else(|| panic!("unexpected last line of pipeline run: {last:?}"))
+}
+
+/// Lists every file below `dir`, recursively; an unreadable or missing directory has none.
+pub fn files_under(dir: &Path) -> Vec<PathBuf> {
+    let mut files = Vec::new();
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return files;
+    };
+    for entry in entries.flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            files.extend(files_under(&path));
+        } else {
+            files.push(path);
+        }
+    }
+    files
+}
+
+/// Polls `condition` every 20 ms and fails the test naming `what` after 20 seconds.
+pub fn wait_for(what: &str, mut condition: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !condition() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
 }
