@@ -113,27 +113,35 @@ pub fn col2im(window: &Window, col: &[f32], image: &mut [f32]) {
         });
 }
 
-fn scatter_tap(window: &Window, row: &[f32], tap: usize, channel: &mut [f32]) {
-    let (out_h, out_w) = (window.out_height(), window.out_width());
+/// The stretches of one tap's reads: for each output row whose tap lands inside the image,
+/// the start of its run of outputs, the input position of the first, and the run's length.
+/// Successive outputs of a run read inputs `window.stride` apart.
+fn tap_runs(window: &Window, tap: usize) -> impl Iterator<Item = (usize, usize, usize)> + '_ {
+    let out_w = window.out_width();
     let (ki, kj) = (tap / window.kernel, tap % window.kernel);
-    let (y0, y1) = window.valid_outputs(ki, window.height, out_h);
+    let (y0, y1) = window.valid_outputs(ki, window.height, window.out_height());
     let (x0, x1) = window.valid_outputs(kj, window.width, out_w);
-    if x0 >= x1 {
-        return;
-    }
-    let stride = window.stride;
-    for oy in y0..y1 {
-        let iy = oy * stride + ki - window.padding;
-        let target = &mut channel[iy * window.width..(iy + 1) * window.width];
-        let source = &row[oy * out_w + x0..oy * out_w + x1];
-        let ix0 = x0 * stride + kj - window.padding;
-        if stride == 1 {
-            let target = &mut target[ix0..ix0 + source.len()];
+    let rows = if x0 < x1 { y0..y1 } else { 0..0 };
+    rows.map(move |oy| {
+        let iy = oy * window.stride + ki - window.padding;
+        let ix0 = x0 * window.stride + kj - window.padding;
+        (oy * out_w + x0, iy * window.width + ix0, x1 - x0)
+    })
+}
+
+/// Adds `row` (`[Ho*Wo]`, one row of a column matrix) onto the image plane `channel` at the
+/// input positions tap `tap` reads.
+fn scatter_tap(window: &Window, row: &[f32], tap: usize, channel: &mut [f32]) {
+    for (out_start, in_start, len) in tap_runs(window, tap) {
+        let source = &row[out_start..out_start + len];
+        if window.stride == 1 {
+            // Contiguous slices, so that the loop vectorises.
+            let target = &mut channel[in_start..in_start + len];
             for (value, &add) in target.iter_mut().zip(source) {
                 *value += add;
             }
         } else {
-            let targets = target[ix0..].iter_mut().step_by(stride);
+            let targets = channel[in_start..].iter_mut().step_by(window.stride);
             for (value, &add) in targets.zip(source) {
                 *value += add;
             }
@@ -162,27 +170,18 @@ pub fn sum_taps(window: &Window, products: &[f32], out: &mut [f32]) {
 /// Adds the image plane `channel` (`[H, W]`), read at tap `tap` of every window, to `out`
 /// (`[Ho, Wo]`). Positions whose tap falls in the zero padding get nothing.
 fn add_tap(window: &Window, channel: &[f32], tap: usize, out: &mut [f32]) {
-    let out_w = window.out_width();
-    let (ki, kj) = (tap / window.kernel, tap % window.kernel);
-    let (y0, y1) = window.valid_outputs(ki, window.height, window.out_height());
-    let (x0, x1) = window.valid_outputs(kj, window.width, out_w);
-    if x0 >= x1 {
-        return;
-    }
-    let stride = window.stride;
-    for oy in y0..y1 {
-        let iy = oy * stride + ki - window.padding;
-        let source = &channel[iy * window.width..(iy + 1) * window.width];
-        let target = &mut out[oy * out_w + x0..oy * out_w + x1];
-        let ix0 = x0 * stride + kj - window.padding;
-        if stride == 1 {
-            let source = &source[ix0..ix0 + target.len()];
+    for (out_start, in_start, len) in tap_runs(window, tap) {
+        let target = &mut out[out_start..out_start + len];
+        if window.stride == 1 {
+            // Contiguous slices, so that the loop vectorises.
+            let source = &channel[in_start..in_start + len];
             for (value, &add) in target.iter_mut().zip(source) {
                 *value += add;
             }
         } else {
-            for (value, ix) in target.iter_mut().zip((ix0..).step_by(stride)) {
-                *value += source[ix];
+            let sources = channel[in_start..].iter().step_by(window.stride);
+            for (value, &add) in target.iter_mut().zip(sources) {
+                *value += add;
             }
         }
     }
