@@ -137,11 +137,16 @@ fn transpose_blocks(data: &[f32], rows: usize, columns: usize) -> Vec<f32> {
     transposed
 }
 
-/// Fills each `plane`-long plane of `y` (`[N, C, plane]`) with its channel's bias.
-fn fill_bias(y: &mut [f32], bias: &[f32], plane: usize) {
-    y.par_chunks_mut(plane)
-        .enumerate()
-        .for_each(|(index, out)| out.fill(bias[index % bias.len()]));
+/// Returns `planes` planes of `plane` elements (`[N, C, plane]`), each filled with its
+/// channel's bias, written in one parallel pass.
+fn bias_planes(bias: &[f32], planes: usize, plane: usize) -> Vec<f32> {
+    let mut y = Vec::with_capacity(planes * plane);
+    y.par_extend(
+        (0..planes * plane)
+            .into_par_iter()
+            .map(|i| bias[(i / plane) % bias.len()]),
+    );
+    y
 }
 
 /// Computes the bias gradient, the sum of `grad` (`[N, C, plane]`) per channel over images and
@@ -346,8 +351,8 @@ impl CustomOp3 for Conv2dOp {
         let x = contiguous_slice(x_storage, x_layout)?;
         let weight = contiguous_slice(w_storage, w_layout)?;
         let bias = contiguous_slice(b_storage, b_layout)?;
-        let mut y = zeroed(shape.batch * shape.out_channels * shape.out_plane());
-        fill_bias(&mut y, bias, shape.out_plane());
+        let planes = shape.batch * shape.out_channels;
+        let mut y = bias_planes(bias, planes, shape.out_plane());
         match shape.method() {
             Method::Windows => self.forward_by_windows(&shape, x, weight, &mut y),
             Method::Taps => self.forward_by_taps(&shape, x, weight, &mut y),
@@ -456,8 +461,8 @@ impl CustomOp3 for ConvTranspose2dOp {
         let bias = contiguous_slice(b_storage, b_layout)?;
         let (rows, columns, in_channels) = (window.rows(), window.columns(), shape.out_channels);
 
-        let mut y = zeroed(shape.batch * window.image_len());
-        fill_bias(&mut y, bias, shape.in_plane());
+        let planes = shape.batch * window.channels;
+        let mut y = bias_planes(bias, planes, shape.in_plane());
         let mut col = Scratch::take(rows * columns);
         for (image, out) in x
             .chunks(in_channels * columns)

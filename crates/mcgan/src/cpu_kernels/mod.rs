@@ -21,7 +21,7 @@ use candle_core::{CpuStorage, Layout, Result, Storage, Tensor};
 use rayon::prelude::*;
 
 /// Lets the idle threads of candle's CPU pool spin 200 times before they sleep, unless
-/// `CANDLE_BARRIER_POOL_SPIN_LIMIT` says otherwise. Call it first in `main`, before any thread
+/// `CANDLE_BARRIER_POOL_SPIN_LIMIT` is already set. Call it first in `main`, before any thread
 /// starts.
 ///
 /// candle splits elementwise operations over a pool of its own, whose threads spin 25,000
