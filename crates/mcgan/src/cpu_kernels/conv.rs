@@ -1,5 +1,5 @@
 //! Convolution and transposed convolution with bias as custom ops, their products computed
-//! by gemm image by image.
+//! by gemm.
 //!
 //! A convolution lays its gemm out in one of three ways. By windows (im2col): the column
 //! matrix contains every input window, `[C_in*k*k, P_out]`, and the output is `W @ columns`.
