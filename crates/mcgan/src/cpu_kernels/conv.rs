@@ -140,12 +140,21 @@ fn transpose_blocks(data: &[f32], rows: usize, columns: usize) -> Vec<f32> {
 /// Returns `planes` planes of `plane` elements (`[N, C, plane]`), each filled with its
 /// channel's bias, written in one parallel pass.
 fn bias_planes(bias: &[f32], planes: usize, plane: usize) -> Vec<f32> {
-    let mut y = Vec::with_capacity(planes * plane);
-    y.par_extend(
-        (0..planes * plane)
-            .into_par_iter()
-            .map(|i| bias[(i / plane) % bias.len()]),
-    );
+    let len = planes * plane;
+    let mut y = Vec::with_capacity(len);
+    if plane > 0 {
+        y.spare_capacity_mut()[..len]
+            .par_chunks_mut(plane)
+            .enumerate()
+            .for_each(|(index, plane)| {
+                let value = bias[index % bias.len()];
+                plane.iter_mut().for_each(|element| {
+                    element.write(value);
+                });
+            });
+    }
+    // SAFETY: the loop above wrote each of the first `len` elements (none when `plane` is 0).
+    unsafe { y.set_len(len) };
     y
 }
 
