@@ -16,7 +16,7 @@ use rayon::prelude::*;
 
 use super::im2col::{col2im, im2col, spread_taps, sum_taps, Window};
 use super::winograd;
-use super::{blocked_sum, contiguous_slice, gemm, with_f32, zeroed, Matrix, Scratch};
+use super::{blocked_sum, by_planes, contiguous_slice, gemm, with_f32, zeroed, Matrix, Scratch};
 
 /// `conv2d(x, weight) + bias` with zero padding; weight `[out, in, k, k]`.
 #[derive(Debug, Clone, Copy)]
@@ -138,24 +138,11 @@ fn transpose_blocks(data: &[f32], rows: usize, columns: usize) -> Vec<f32> {
 }
 
 /// Returns `planes` planes of `plane` elements (`[N, C, plane]`), each filled with its
-/// channel's bias, written in one parallel pass.
+/// channel's bias.
 fn bias_planes(bias: &[f32], planes: usize, plane: usize) -> Vec<f32> {
-    let len = planes * plane;
-    let mut y = Vec::with_capacity(len);
-    if plane > 0 {
-        y.spare_capacity_mut()[..len]
-            .par_chunks_mut(plane)
-            .enumerate()
-            .for_each(|(index, plane)| {
-                let value = bias[index % bias.len()];
-                plane.iter_mut().for_each(|element| {
-                    element.write(value);
-                });
-            });
-    }
-    // SAFETY: the loop above wrote each of the first `len` elements (none when `plane` is 0).
-    unsafe { y.set_len(len) };
-    y
+    by_planes(planes * plane, plane, |index, values| {
+        values.fill(bias[index % bias.len()]);
+    })
 }
 
 /// Computes the bias gradient, the sum of `grad` (`[N, C, plane]`) per channel over images and

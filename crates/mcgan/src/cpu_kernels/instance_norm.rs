@@ -1,9 +1,8 @@
 //! Instance norm, optionally followed by ReLU, in a few vectorised passes over each plane.
 
 use candle_core::{CpuStorage, CustomOp1, Layout, Result, Shape, Tensor};
-use rayon::prelude::*;
 
-use super::{blocked_sum, blocked_sum_of, contiguous_slice, with_f32, zeroed};
+use super::{blocked_sum, blocked_sum_of, by_planes, contiguous_slice, with_f32};
 
 /// Affine-free instance norm over the last two dimensions of an NCHW tensor.
 pub struct InstanceNormOp {
@@ -31,20 +30,18 @@ impl CustomOp1 for InstanceNormOp {
         let (_, _, height, width) = layout.shape().dims4()?;
         let x = contiguous_slice(storage, layout)?;
         let plane_len = height * width;
-        let mut y = zeroed(x.len());
-        y.par_chunks_mut(plane_len)
-            .zip(x.par_chunks(plane_len))
-            .for_each(|(out, plane)| {
-                let (mean, inverse_std) = statistics(plane, self.eps);
-                for (o, &v) in out.iter_mut().zip(plane) {
-                    let normalised = (v - mean) * inverse_std;
-                    *o = if self.relu {
-                        normalised.max(0.0)
-                    } else {
-                        normalised
-                    };
-                }
-            });
+        let y = by_planes(x.len(), plane_len, |index, out| {
+            let plane = &x[index * plane_len..][..plane_len];
+            let (mean, inverse_std) = statistics(plane, self.eps);
+            for (o, &v) in out.iter_mut().zip(plane) {
+                let normalised = (v - mean) * inverse_std;
+                *o = if self.relu {
+                    normalised.max(0.0)
+                } else {
+                    normalised
+                };
+            }
+        });
         Ok((CpuStorage::F32(y), layout.shape().clone()))
     }
 
@@ -53,16 +50,13 @@ impl CustomOp1 for InstanceNormOp {
     fn bwd(&self, x: &Tensor, _y: &Tensor, grad: &Tensor) -> Result<Option<Tensor>> {
         let (_, _, height, width) = x.dims4()?;
         let plane_len = height * width;
-        let mut grad_x = zeroed(x.elem_count());
-        with_f32(x, |x| {
+        let grad_x = with_f32(x, |x| {
             with_f32(grad, |grad| {
-                grad_x
-                    .par_chunks_mut(plane_len)
-                    .zip(x.par_chunks(plane_len).zip(grad.par_chunks(plane_len)))
-                    .for_each(|(dx, (plane, dy))| {
-                        self.plane_backward(plane, dy, dx);
-                    });
-                Ok(())
+                Ok(by_planes(x.len(), plane_len, |index, dx| {
+                    let start = index * plane_len;
+                    let (plane, dy) = (&x[start..][..plane_len], &grad[start..][..plane_len]);
+                    self.plane_backward(plane, dy, dx);
+                }))
             })
         })?;
         Ok(Some(Tensor::from_vec(grad_x, x.shape(), x.device())?))

@@ -108,6 +108,33 @@ fn zeroed(len: usize) -> Vec<f32> {
     buffer
 }
 
+/// Returns `len` elements computed a plane at a time in parallel: `fill(index, plane)` gets
+/// plane `index`, `plane_len` elements, zeroed just before, while they are in cache, instead
+/// of in a pass over the whole buffer beforehand.
+fn by_planes(len: usize, plane_len: usize, fill: impl Fn(usize, &mut [f32]) + Sync) -> Vec<f32> {
+    assert!(
+        plane_len > 0 || len == 0,
+        "planes of a non-empty buffer are empty"
+    );
+    let mut values = Vec::with_capacity(len);
+    if len > 0 {
+        values.spare_capacity_mut()[..len]
+            .par_chunks_mut(plane_len)
+            .enumerate()
+            .for_each(|(index, chunk)| {
+                chunk.fill(std::mem::MaybeUninit::new(0.0));
+                // SAFETY: every element of `chunk` is initialised now, and `MaybeUninit<f32>`
+                // has the layout of `f32`.
+                let plane =
+                    unsafe { &mut *(chunk as *mut [std::mem::MaybeUninit<f32>] as *mut [f32]) };
+                fill(index, plane);
+            });
+    }
+    // SAFETY: the loop above initialised the first `len` elements.
+    unsafe { values.set_len(len) };
+    values
+}
+
 /// A float32 scratch buffer, taken from a per-thread pool and given back on drop.
 ///
 /// The large column matrices of successive layers reuse its memory instead of faulting in

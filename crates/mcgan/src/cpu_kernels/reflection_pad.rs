@@ -2,9 +2,8 @@
 //! backward.
 
 use candle_core::{CpuStorage, CustomOp1, Layout, Result, Shape, Tensor};
-use rayon::prelude::*;
 
-use super::{contiguous_slice, with_f32, zeroed};
+use super::{by_planes, contiguous_slice, with_f32};
 
 /// Pads H and W of an NCHW tensor by `pad` on each side, mirroring without the edge.
 pub struct ReflectionPadOp {
@@ -48,10 +47,11 @@ impl CustomOp1 for ReflectionPadOp {
         let x = contiguous_slice(storage, layout)?;
         let (out_h, out_w) = (height + 2 * self.pad, width + 2 * self.pad);
         let columns: Vec<usize> = (0..out_w).map(|j| mirrored(j, width, self.pad)).collect();
-        let mut y = zeroed(batch * channels * out_h * out_w);
-        y.par_chunks_mut(out_h * out_w)
-            .zip(x.par_chunks(height * width))
-            .for_each(|(out, plane)| {
+        let y = by_planes(
+            batch * channels * out_h * out_w,
+            out_h * out_w,
+            |index, out| {
+                let plane = &x[index * height * width..][..height * width];
                 for (i, out_row) in out.chunks_mut(out_w).enumerate() {
                     let row = mirrored(i, height, self.pad);
                     let source = &plane[row * width..(row + 1) * width];
@@ -59,7 +59,8 @@ impl CustomOp1 for ReflectionPadOp {
                         *o = source[j];
                     }
                 }
-            });
+            },
+        );
         let shape = Shape::from((batch, channels, out_h, out_w));
         Ok((CpuStorage::F32(y), shape))
     }
@@ -68,21 +69,17 @@ impl CustomOp1 for ReflectionPadOp {
         let (_, _, height, width) = x.dims4()?;
         let (out_h, out_w) = (height + 2 * self.pad, width + 2 * self.pad);
         let columns: Vec<usize> = (0..out_w).map(|j| mirrored(j, width, self.pad)).collect();
-        let mut grad_x = zeroed(x.elem_count());
-        with_f32(grad, |grad| {
-            grad_x
-                .par_chunks_mut(height * width)
-                .zip(grad.par_chunks(out_h * out_w))
-                .for_each(|(dx, dy)| {
-                    for (i, dy_row) in dy.chunks(out_w).enumerate() {
-                        let row = mirrored(i, height, self.pad);
-                        let target = &mut dx[row * width..(row + 1) * width];
-                        for (&g, &j) in dy_row.iter().zip(&columns) {
-                            target[j] += g;
-                        }
+        let grad_x = with_f32(grad, |grad| {
+            Ok(by_planes(x.elem_count(), height * width, |index, dx| {
+                let dy = &grad[index * out_h * out_w..][..out_h * out_w];
+                for (i, dy_row) in dy.chunks(out_w).enumerate() {
+                    let row = mirrored(i, height, self.pad);
+                    let target = &mut dx[row * width..(row + 1) * width];
+                    for (&g, &j) in dy_row.iter().zip(&columns) {
+                        target[j] += g;
                     }
-                });
-            Ok(())
+                }
+            }))
         })?;
         Ok(Some(Tensor::from_vec(grad_x, x.shape(), x.device())?))
     }
