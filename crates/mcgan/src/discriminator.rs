@@ -4,7 +4,8 @@ use candle_core::{DType, Device, Result, Tensor};
 use candle_nn::VarBuilder;
 
 use crate::conv::{sorted_shapes, Conv2d};
-use crate::instance_norm::instance_norm;
+use crate::cpu_kernels::activation::{Activation, ActivationOp};
+use crate::instance_norm::instance_norm_leaky_relu;
 
 /// Slope of the LeakyReLU activations.
 const LEAKY_SLOPE: f64 = 0.2;
@@ -96,9 +97,9 @@ impl Discriminator {
 
     /// The score map before the mean, `[N, 1, h, w]`.
     pub fn forward_patch(&self, x: &Tensor) -> Result<Tensor> {
-        let mut h = candle_nn::ops::leaky_relu(&self.first.forward(x)?, LEAKY_SLOPE)?;
+        let mut h = leaky_relu(&self.first.forward(x)?)?;
         for conv in &self.normed {
-            h = candle_nn::ops::leaky_relu(&instance_norm(&conv.forward(&h)?)?, LEAKY_SLOPE)?;
+            h = instance_norm_leaky_relu(&conv.forward(&h)?, LEAKY_SLOPE)?;
         }
         self.score.forward(&h)
     }
@@ -109,4 +110,13 @@ impl Discriminator {
         let batch = patch.dim(0)?;
         patch.flatten_from(1)?.mean_keepdim(1)?.reshape((batch, 1))
     }
+}
+
+/// LeakyReLU with slope [`LEAKY_SLOPE`], in one pass on the CPU.
+fn leaky_relu(x: &Tensor) -> Result<Tensor> {
+    if crate::cpu_kernels::applies_to(x) {
+        let activation = Activation::LeakyRelu(LEAKY_SLOPE as f32);
+        return x.contiguous()?.apply_op1(ActivationOp(activation));
+    }
+    candle_nn::ops::leaky_relu(x, LEAKY_SLOPE)
 }

@@ -2,6 +2,7 @@
 
 use candle_core::{Result, Tensor};
 
+use crate::cpu_kernels::activation::Activation;
 use crate::cpu_kernels::instance_norm::InstanceNormOp;
 
 /// The epsilon PyTorch's `InstanceNorm2d` adds to the variance by default.
@@ -10,10 +11,7 @@ pub const INSTANCE_NORM_EPS: f64 = 1e-5;
 /// Normalises each (sample, channel) plane of an NCHW tensor to zero mean and unit variance.
 pub fn instance_norm(x: &Tensor) -> Result<Tensor> {
     if crate::cpu_kernels::applies_to(x) {
-        return x.contiguous()?.apply_op1(InstanceNormOp {
-            eps: INSTANCE_NORM_EPS,
-            relu: false,
-        });
+        return normalise_then(x, Activation::Identity);
     }
     instance_norm_tensor_ops(x)
 }
@@ -21,12 +19,25 @@ pub fn instance_norm(x: &Tensor) -> Result<Tensor> {
 /// `relu(instance_norm(x))`, in one pass on the CPU.
 pub fn instance_norm_relu(x: &Tensor) -> Result<Tensor> {
     if crate::cpu_kernels::applies_to(x) {
-        return x.contiguous()?.apply_op1(InstanceNormOp {
-            eps: INSTANCE_NORM_EPS,
-            relu: true,
-        });
+        return normalise_then(x, Activation::Relu);
     }
     instance_norm_tensor_ops(x)?.relu()
+}
+
+/// `leaky_relu(instance_norm(x), slope)`, in one pass on the CPU.
+pub fn instance_norm_leaky_relu(x: &Tensor, slope: f64) -> Result<Tensor> {
+    if crate::cpu_kernels::applies_to(x) {
+        return normalise_then(x, Activation::LeakyRelu(slope as f32));
+    }
+    candle_nn::ops::leaky_relu(&instance_norm_tensor_ops(x)?, slope)
+}
+
+/// Runs the CPU kernel of instance norm followed by `activation`.
+fn normalise_then(x: &Tensor, activation: Activation) -> Result<Tensor> {
+    x.contiguous()?.apply_op1(InstanceNormOp {
+        eps: INSTANCE_NORM_EPS,
+        activation,
+    })
 }
 
 /// [`instance_norm`] from candle tensor operations, for every device; candle derives its

@@ -1,14 +1,16 @@
-//! Instance norm, optionally followed by ReLU, in a few vectorised passes over each plane.
+//! Instance norm, optionally followed by an activation, in a few vectorised passes over each
+//! plane.
 
 use candle_core::{CpuStorage, CustomOp1, Layout, Result, Shape, Tensor};
 
+use super::activation::Activation;
 use super::{blocked_sum, blocked_sum_of, by_planes, contiguous_slice, with_f32};
 
 /// Affine-free instance norm over the last two dimensions of an NCHW tensor.
 pub struct InstanceNormOp {
     pub eps: f64,
-    /// Apply ReLU to the normalised values.
-    pub relu: bool,
+    /// The function applied to the normalised values.
+    pub activation: Activation,
 }
 
 /// Returns the mean and `1 / sqrt(variance + eps)` of a plane, the variance from squared
@@ -34,19 +36,14 @@ impl CustomOp1 for InstanceNormOp {
             let plane = &x[index * plane_len..][..plane_len];
             let (mean, inverse_std) = statistics(plane, self.eps);
             for (o, &v) in out.iter_mut().zip(plane) {
-                let normalised = (v - mean) * inverse_std;
-                *o = if self.relu {
-                    normalised.max(0.0)
-                } else {
-                    normalised
-                };
+                *o = self.activation.apply((v - mean) * inverse_std);
             }
         });
         Ok((CpuStorage::F32(y), layout.shape().clone()))
     }
 
     /// `dx = (g - mean(g) - n * mean(g * n)) / std` with `n` the normalised input and `g` the
-    /// gradient reaching it (zero where ReLU clipped).
+    /// gradient reaching it through the activation.
     fn bwd(&self, x: &Tensor, _y: &Tensor, grad: &Tensor) -> Result<Option<Tensor>> {
         let (_, _, height, width) = x.dims4()?;
         let plane_len = height * width;
@@ -67,19 +64,18 @@ impl InstanceNormOp {
     fn plane_backward(&self, plane: &[f32], dy: &[f32], dx: &mut [f32]) {
         let (mean, inverse_std) = statistics(plane, self.eps);
         let count = plane.len() as f64;
-        // Park the normalised input in dx and zero the gradient where ReLU clipped.
+        // Park the normalised input in dx and take the gradient back through the activation.
         let mut gated = Vec::new();
-        let grad: &[f32] = if self.relu {
-            gated.extend(plane.iter().zip(dy).map(|(&v, &g)| {
-                if (v - mean) * inverse_std > 0.0 {
-                    g
-                } else {
-                    0.0
-                }
-            }));
-            &gated
-        } else {
+        let grad: &[f32] = if self.activation == Activation::Identity {
             dy
+        } else {
+            gated.extend(
+                plane
+                    .iter()
+                    .zip(dy)
+                    .map(|(&v, &g)| self.activation.backward((v - mean) * inverse_std, g)),
+            );
+            &gated
         };
         for (d, &v) in dx.iter_mut().zip(plane) {
             *d = (v - mean) * inverse_std;

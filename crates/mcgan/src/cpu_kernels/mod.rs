@@ -1,7 +1,7 @@
 //! CPU kernels for the layers that dominate a training step, as candle custom ops with their
 //! own backward passes: convolutions and transposed convolutions (laid out by windows, by taps
-//! or by Winograd's transform, see [`conv`]), instance norm with an optional fused ReLU, and
-//! reflection padding.
+//! or by Winograd's transform, see [`conv`]), instance norm with an optional fused activation,
+//! ReLU and LeakyReLU, and reflection padding.
 //!
 //! candle 0.11's CPU path computes a transposed convolution, and so the input gradient of
 //! every convolution, with one dot product per output pixel, and the weight gradient as a
@@ -11,6 +11,7 @@
 //! that layout for both gradients. They run for float32 CPU tensors; other devices use
 //! candle's own operations.
 
+pub mod activation;
 pub mod conv;
 pub mod im2col;
 pub mod instance_norm;
