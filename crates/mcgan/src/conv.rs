@@ -47,6 +47,16 @@ impl Conv2d {
         }
     }
 
+    /// Returns this convolution with its parameters detached from the variables, so that a
+    /// backward pass through it computes no gradient for them.
+    pub fn frozen(&self) -> Self {
+        Self {
+            weight: self.weight.detach(),
+            bias: self.bias.detach(),
+            ..*self
+        }
+    }
+
     /// Applies the convolution to an NCHW tensor.
     pub fn forward(&self, x: &Tensor) -> Result<Tensor> {
         if cpu_kernels::applies_to(x) {

@@ -95,6 +95,17 @@ impl Discriminator {
         Ok(sorted_shapes(&varmap))
     }
 
+    /// Returns this discriminator with its parameters detached from the variables, for
+    /// scoring the generators' output: the generators' backward pass then computes no
+    /// gradient for the discriminator, which their optimiser would not use.
+    pub fn frozen(&self) -> Self {
+        Self {
+            first: self.first.frozen(),
+            normed: self.normed.iter().map(Conv2d::frozen).collect(),
+            score: self.score.frozen(),
+        }
+    }
+
     /// The score map before the mean, `[N, 1, h, w]`.
     pub fn forward_patch(&self, x: &Tensor) -> Result<Tensor> {
         let mut h = leaky_relu(&self.first.forward(x)?)?;

@@ -353,12 +353,12 @@ impl Trainer {
         mask_net: Option<&Discriminator>,
         mask: Option<&Tensor>,
     ) -> Result<Tensor> {
-        let full = mse_against(&full_net.forward(fake)?, 1.0)?;
+        let full = mse_against(&full_net.frozen().forward(fake)?, 1.0)?;
         let Some((mask, mask_net)) = mask.zip(mask_net) else {
             return Ok(full);
         };
         let lambda = self.config.weights.lambda_mgan;
-        let masked = mse_against(&mask_net.forward(&(fake * mask)?)?, 1.0)?;
+        let masked = mse_against(&mask_net.frozen().forward(&(fake * mask)?)?, 1.0)?;
         (masked * lambda)? + (full * (1.0 - lambda))?
     }
 

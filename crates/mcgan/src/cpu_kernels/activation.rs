@@ -117,7 +117,9 @@ mod tests {
     #[test]
     fn op_matches_candle_leaky_relu() -> Result<()> {
         let device = candle_core::Device::Cpu;
-        let values: Vec<f32> = (0..40_000).map(|i| ((i * 37) % 101) as f32 - 50.5).collect();
+        let values: Vec<f32> = (0..40_000)
+            .map(|i| ((i * 37) % 101) as f32 - 50.5)
+            .collect();
         let x = candle_core::Var::from_vec(values, (4, 10, 1000), &device)?;
         let weights = Tensor::rand(0f32, 1f32, (4, 10, 1000), &device)?;
 

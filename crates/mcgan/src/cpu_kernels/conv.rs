@@ -160,18 +160,42 @@ fn bias_grad(grad: &[f32], channels: usize, plane: usize) -> Vec<f32> {
         .collect()
 }
 
-/// Wraps the three gradients as tensors shaped like `x`, `weight` and `bias`.
+/// Which gradients a backward pass computes: those of the inputs that depend on a variable.
+/// An image entering a discriminator needs none, nor do the weights of a discriminator that
+/// only scores the generators' output.
+#[derive(Debug, Clone, Copy)]
+struct Wanted {
+    x: bool,
+    weight: bool,
+    bias: bool,
+}
+
+impl Wanted {
+    fn of(x: &Tensor, weight: &Tensor, bias: &Tensor) -> Self {
+        Self {
+            x: x.track_op(),
+            weight: weight.track_op(),
+            bias: bias.track_op(),
+        }
+    }
+}
+
+/// The gradients of a convolution's input, weight and bias, each computed only when wanted.
+type Gradients = (Option<Vec<f32>>, Option<Vec<f32>>, Option<Vec<f32>>);
+
+/// Wraps the gradients as tensors shaped like `x`, `weight` and `bias`.
 fn gradients(
-    (grad_x, grad_w, grad_b): (Vec<f32>, Vec<f32>, Vec<f32>),
+    (grad_x, grad_w, grad_b): Gradients,
     x: &Tensor,
     weight: &Tensor,
     bias: &Tensor,
 ) -> Result<(Option<Tensor>, Option<Tensor>, Option<Tensor>)> {
-    Ok((
-        Some(Tensor::from_vec(grad_x, x.shape(), x.device())?),
-        Some(Tensor::from_vec(grad_w, weight.shape(), weight.device())?),
-        Some(Tensor::from_vec(grad_b, bias.shape(), bias.device())?),
-    ))
+    let wrap = |values: Option<Vec<f32>>, like: &Tensor| {
+        values
+            .map(|values| Tensor::from_vec(values, like.shape(), like.device()))
+            .transpose()
+    };
+    Ok((wrap(grad_x, x)?, wrap(grad_w, weight)?, wrap(grad_b, bias)?))
 }
 
 impl Conv2dOp {
@@ -219,113 +243,133 @@ impl Conv2dOp {
         }
     }
 
-    /// Computes the gradients by windows: `dW += dy @ windows(x)^T` and
+    /// Computes the wanted gradients by windows: `dW += dy @ windows(x)^T` and
     /// `dx = col2im(W^T @ dy)`.
     fn backward_by_windows(
         &self,
         shape: &ConvShape,
+        wanted: Wanted,
         x: &[f32],
         weight: &[f32],
         grad: &[f32],
-    ) -> (Vec<f32>, Vec<f32>) {
+    ) -> (Option<Vec<f32>>, Option<Vec<f32>>) {
         let window = &shape.window;
         let (rows, columns, out_channels) = (window.rows(), window.columns(), shape.out_channels);
-        let mut grad_x = zeroed(shape.batch * window.image_len());
-        let mut grad_w = zeroed(out_channels * rows);
+        let image_len = window.image_len();
+        let mut grad_x = wanted.x.then(|| zeroed(shape.batch * image_len));
+        let mut grad_w = wanted.weight.then(|| zeroed(out_channels * rows));
         let identity = window.is_identity();
-        let mut col = Scratch::take(if identity { 0 } else { rows * columns });
-        let mut grad_col = Scratch::take(if identity { 0 } else { rows * columns });
-        let images = x.chunks(window.image_len());
+        let col_len = |needed: bool| {
+            if identity || !needed {
+                0
+            } else {
+                rows * columns
+            }
+        };
+        let mut col = Scratch::take(col_len(wanted.weight));
+        let mut grad_col = Scratch::take(col_len(wanted.x));
+        let images = x.chunks(image_len);
         let grads = grad.chunks(out_channels * columns);
-        let grad_images = grad_x.chunks_mut(window.image_len());
-        for ((image, dy), dx) in images.zip(grads).zip(grad_images) {
-            let windows = if identity {
-                image
-            } else {
-                im2col(window, image, &mut col);
-                &col
-            };
+        for (index, (image, dy)) in images.zip(grads).enumerate() {
             let dy_matrix = Matrix::row_major(dy, columns);
-            // dW [O, K] += dy [O, P] @ windows^T [P, K]
-            let windows_t = Matrix::transposed(windows, columns);
-            gemm(
-                out_channels,
-                rows,
-                columns,
-                &mut grad_w,
-                true,
-                dy_matrix,
-                windows_t,
-            );
-            // d(windows) [K, P] = W^T [K, O] @ dy [O, P], folded back onto the image.
-            let target = if identity {
-                &mut dx[..]
-            } else {
-                &mut grad_col[..]
-            };
-            let weight_t = Matrix::transposed(weight, rows);
-            gemm(
-                rows,
-                columns,
-                out_channels,
-                target,
-                false,
-                weight_t,
-                dy_matrix,
-            );
-            if !identity {
-                col2im(window, &grad_col, dx);
+            if let Some(grad_w) = &mut grad_w {
+                let windows = if identity {
+                    image
+                } else {
+                    im2col(window, image, &mut col);
+                    &col
+                };
+                // dW [O, K] += dy [O, P] @ windows^T [P, K]
+                let windows_t = Matrix::transposed(windows, columns);
+                gemm(
+                    out_channels,
+                    rows,
+                    columns,
+                    grad_w,
+                    true,
+                    dy_matrix,
+                    windows_t,
+                );
+            }
+            if let Some(grad_x) = &mut grad_x {
+                // d(windows) [K, P] = W^T [K, O] @ dy [O, P], folded back onto the image.
+                let dx = &mut grad_x[index * image_len..][..image_len];
+                let target = if identity {
+                    &mut *dx
+                } else {
+                    &mut grad_col[..]
+                };
+                let weight_t = Matrix::transposed(weight, rows);
+                gemm(
+                    rows,
+                    columns,
+                    out_channels,
+                    target,
+                    false,
+                    weight_t,
+                    dy_matrix,
+                );
+                if !identity {
+                    col2im(window, &grad_col, dx);
+                }
             }
         }
         (grad_x, grad_w)
     }
 
-    /// Computes the gradients by taps: `d(products)` spreads each output gradient over its
-    /// taps, then `dx = W_t^T @ d(products)` and `dW_t += d(products) @ x^T`.
+    /// Computes the wanted gradients by taps: `d(products)` spreads each output gradient over
+    /// its taps, then `dx = W_t^T @ d(products)` and `dW_t += d(products) @ x^T`.
     fn backward_by_taps(
         &self,
         shape: &ConvShape,
+        wanted: Wanted,
         x: &[f32],
         weight: &[f32],
         grad: &[f32],
-    ) -> (Vec<f32>, Vec<f32>) {
+    ) -> (Option<Vec<f32>>, Option<Vec<f32>>) {
         let window = &shape.window;
-        let (channels, in_plane) = (window.channels, shape.in_plane());
+        let (channels, in_plane, image_len) =
+            (window.channels, shape.in_plane(), window.image_len());
         let tap_rows = shape.out_channels * shape.taps();
         let by_tap = weights_by_tap(weight, shape);
-        let mut grad_x = zeroed(shape.batch * window.image_len());
-        let mut grad_by_tap = vec![0f32; tap_rows * channels];
+        let mut grad_x = wanted.x.then(|| zeroed(shape.batch * image_len));
+        let mut grad_by_tap = wanted.weight.then(|| vec![0f32; tap_rows * channels]);
         let mut grad_products = Scratch::take(tap_rows * in_plane);
-        let images = x.chunks(window.image_len());
+        let images = x.chunks(image_len);
         let grads = grad.chunks(shape.out_channels * shape.out_plane());
-        let grad_images = grad_x.chunks_mut(window.image_len());
-        for ((image, dy), dx) in images.zip(grads).zip(grad_images) {
+        for (index, (image, dy)) in images.zip(grads).enumerate() {
             spread_taps(window, dy, &mut grad_products);
             let grad_products = Matrix::row_major(&grad_products, in_plane);
-            // dx [C, P_in] = W_t^T [C, O*T] @ d(products) [O*T, P_in]
-            let by_tap_t = Matrix::transposed(&by_tap, channels);
-            gemm(
-                channels,
-                in_plane,
-                tap_rows,
-                dx,
-                false,
-                by_tap_t,
-                grad_products,
-            );
-            // dW_t [O*T, C] += d(products) [O*T, P_in] @ x^T [P_in, C]
-            let image_t = Matrix::transposed(image, in_plane);
-            gemm(
-                tap_rows,
-                channels,
-                in_plane,
-                &mut grad_by_tap,
-                true,
-                grad_products,
-                image_t,
-            );
+            if let Some(grad_x) = &mut grad_x {
+                // dx [C, P_in] = W_t^T [C, O*T] @ d(products) [O*T, P_in]
+                let dx = &mut grad_x[index * image_len..][..image_len];
+                let by_tap_t = Matrix::transposed(&by_tap, channels);
+                gemm(
+                    channels,
+                    in_plane,
+                    tap_rows,
+                    dx,
+                    false,
+                    by_tap_t,
+                    grad_products,
+                );
+            }
+            if let Some(grad_by_tap) = &mut grad_by_tap {
+                // dW_t [O*T, C] += d(products) [O*T, P_in] @ x^T [P_in, C]
+                let image_t = Matrix::transposed(image, in_plane);
+                gemm(
+                    tap_rows,
+                    channels,
+                    in_plane,
+                    grad_by_tap,
+                    true,
+                    grad_products,
+                    image_t,
+                );
+            }
         }
-        (grad_x, weights_from_taps(&grad_by_tap, shape))
+        let grad_w = grad_by_tap.map(|grad_by_tap| weights_from_taps(&grad_by_tap, shape));
+        (grad_x, grad_w)
     }
 }
 
@@ -376,18 +420,28 @@ impl CustomOp3 for Conv2dOp {
         grad: &Tensor,
     ) -> Result<(Option<Tensor>, Option<Tensor>, Option<Tensor>)> {
         let shape = self.shape(x.dims(), weight.dims())?;
+        let wanted = Wanted::of(x, weight, bias);
         let grads = with_f32(x, |x| {
             with_f32(weight, |weight| {
                 with_f32(grad, |grad| {
                     let (grad_x, grad_w) = match shape.method() {
-                        Method::Windows => self.backward_by_windows(&shape, x, weight, grad),
-                        Method::Taps => self.backward_by_taps(&shape, x, weight, grad),
-                        Method::Winograd => {
-                            let (window, batch) = (&shape.window, shape.batch);
-                            winograd::backward(window, batch, shape.out_channels, x, weight, grad)
+                        Method::Windows => {
+                            self.backward_by_windows(&shape, wanted, x, weight, grad)
                         }
+                        Method::Taps => self.backward_by_taps(&shape, wanted, x, weight, grad),
+                        Method::Winograd => winograd::backward(
+                            &shape.window,
+                            shape.batch,
+                            shape.out_channels,
+                            (wanted.x, wanted.weight),
+                            x,
+                            weight,
+                            grad,
+                        ),
                     };
-                    let grad_b = bias_grad(grad, shape.out_channels, shape.out_plane());
+                    let grad_b = wanted
+                        .bias
+                        .then(|| bias_grad(grad, shape.out_channels, shape.out_plane()));
                     Ok((grad_x, grad_w, grad_b))
                 })
             })
@@ -483,38 +537,38 @@ impl CustomOp3 for ConvTranspose2dOp {
         grad: &Tensor,
     ) -> Result<(Option<Tensor>, Option<Tensor>, Option<Tensor>)> {
         let shape = self.shape(x.dims(), weight.dims())?;
+        let wanted = Wanted::of(x, weight, bias);
         let window = &shape.window;
         let (rows, columns, in_channels) = (window.rows(), window.columns(), shape.out_channels);
-        let mut grad_x = zeroed(x.elem_count());
-        let mut grad_w = zeroed(in_channels * rows);
+        let image_len = in_channels * columns;
+        let mut grad_x = wanted.x.then(|| zeroed(x.elem_count()));
+        let mut grad_w = wanted.weight.then(|| zeroed(in_channels * rows));
         let mut col = Scratch::take(rows * columns);
 
         let grad_b = with_f32(x, |x| {
             with_f32(weight, |weight| {
                 with_f32(grad, |grad| {
-                    let images = x.chunks(in_channels * columns);
+                    let images = x.chunks(image_len);
                     let grads = grad.chunks(window.image_len());
-                    let grad_images = grad_x.chunks_mut(in_channels * columns);
-                    for ((image, dy), dx) in images.zip(grads).zip(grad_images) {
+                    for (index, (image, dy)) in images.zip(grads).enumerate() {
                         im2col(window, dy, &mut col);
-                        let windows = Matrix::row_major(&col, columns);
-                        // dx [C_in, P] = W [C_in, K] @ windows(dy) [K, P]
-                        let weight = Matrix::row_major(weight, rows);
-                        gemm(in_channels, columns, rows, dx, false, weight, windows);
-                        // dW [C_in, K] += x [C_in, P] @ windows(dy)^T [P, K]
-                        let image = Matrix::row_major(image, columns);
-                        let windows_t = Matrix::transposed(&col, columns);
-                        gemm(
-                            in_channels,
-                            rows,
-                            columns,
-                            &mut grad_w,
-                            true,
-                            image,
-                            windows_t,
-                        );
+                        if let Some(grad_x) = &mut grad_x {
+                            // dx [C_in, P] = W [C_in, K] @ windows(dy) [K, P]
+                            let dx = &mut grad_x[index * image_len..][..image_len];
+                            let weight = Matrix::row_major(weight, rows);
+                            let windows = Matrix::row_major(&col, columns);
+                            gemm(in_channels, columns, rows, dx, false, weight, windows);
+                        }
+                        if let Some(grad_w) = &mut grad_w {
+                            // dW [C_in, K] += x [C_in, P] @ windows(dy)^T [P, K]
+                            let image = Matrix::row_major(image, columns);
+                            let windows_t = Matrix::transposed(&col, columns);
+                            gemm(in_channels, rows, columns, grad_w, true, image, windows_t);
+                        }
                     }
-                    Ok(bias_grad(grad, window.channels, shape.in_plane()))
+                    Ok(wanted
+                        .bias
+                        .then(|| bias_grad(grad, window.channels, shape.in_plane())))
                 })
             })
         })?;
@@ -526,6 +580,67 @@ impl CustomOp3 for ConvTranspose2dOp {
 mod tests {
     use super::*;
     use candle_core::{Device, Var};
+
+    const ALL: Wanted = Wanted {
+        x: true,
+        weight: true,
+        bias: true,
+    };
+
+    /// Unwraps the input and weight gradients of a backward pass that computed both.
+    fn both((grad_x, grad_w): (Option<Vec<f32>>, Option<Vec<f32>>)) -> (Vec<f32>, Vec<f32>) {
+        (
+            grad_x.expect("input gradient"),
+            grad_w.expect("weight gradient"),
+        )
+    }
+
+    /// A convolution computes the gradients of the inputs that depend on a variable only, and
+    /// those it computes equal the ones of a call where every input is a variable.
+    #[test]
+    fn untracked_inputs_get_no_gradient() {
+        let device = Device::Cpu;
+        for (channels, out_channels, size) in [(3, 8, 12), (32, 32, 34), (16, 2, 9)] {
+            let x = Tensor::rand(-1f32, 1f32, (2, channels, size, size), &device).unwrap();
+            let weight =
+                Tensor::rand(-1f32, 1f32, (out_channels, channels, 3, 3), &device).unwrap();
+            let bias = Tensor::rand(-1f32, 1f32, out_channels, &device).unwrap();
+            let op = Conv2dOp {
+                stride: 1,
+                padding: 0,
+            };
+            let (x_var, w_var, b_var) = (
+                Var::from_tensor(&x).unwrap(),
+                Var::from_tensor(&weight).unwrap(),
+                Var::from_tensor(&bias).unwrap(),
+            );
+            let loss = |x: &Tensor, weight: &Tensor, bias: &Tensor| {
+                x.apply_op3(weight, bias, op)
+                    .unwrap()
+                    .sqr()
+                    .unwrap()
+                    .sum_all()
+                    .unwrap()
+            };
+            let all = loss(&x_var, &w_var, &b_var).backward().unwrap();
+            let flat = |t: &Tensor| t.flatten_all().unwrap().to_vec1::<f32>().unwrap();
+
+            let weight_only = loss(&x, &w_var, &bias).backward().unwrap();
+            assert!(weight_only.get(&x).is_none());
+            assert!(weight_only.get(&bias).is_none());
+            assert_eq!(
+                flat(weight_only.get(&w_var).unwrap()),
+                flat(all.get(&w_var).unwrap())
+            );
+
+            let input_only = loss(&x_var, &weight, &bias).backward().unwrap();
+            assert!(input_only.get(&weight).is_none());
+            assert_eq!(
+                flat(input_only.get(&x_var).unwrap()),
+                flat(all.get(&x_var).unwrap())
+            );
+        }
+    }
 
     /// The taps layout gives the windows layout's outputs and gradients, on a layer that
     /// narrows 8 channels to 2 with a 3x3 kernel and padding 1.
@@ -580,8 +695,10 @@ mod tests {
         );
 
         let grad = ramp(out_len, 0.02);
-        let (dx_taps, dw_taps) = op.backward_by_taps(&shape, &x_values, &w_values, &grad);
-        let (dx_windows, dw_windows) = op.backward_by_windows(&shape, &x_values, &w_values, &grad);
+        let (dx_taps, dw_taps) =
+            both(op.backward_by_taps(&shape, ALL, &x_values, &w_values, &grad));
+        let (dx_windows, dw_windows) =
+            both(op.backward_by_windows(&shape, ALL, &x_values, &w_values, &grad));
         assert_close(&dx_taps, &dx_windows);
         assert_close(&dw_taps, &dw_windows);
 
@@ -631,9 +748,17 @@ mod tests {
             let mut by_windows = vec![0f32; grad.len()];
             winograd::forward(window, batch, out_channels, &x, &weight, &mut by_winograd);
             op.forward_by_windows(&shape, &x, &weight, &mut by_windows);
-            let (dx_winograd, dw_winograd) =
-                winograd::backward(window, batch, out_channels, &x, &weight, &grad);
-            let (dx_windows, dw_windows) = op.backward_by_windows(&shape, &x, &weight, &grad);
+            let (dx_winograd, dw_winograd) = both(winograd::backward(
+                window,
+                batch,
+                out_channels,
+                (true, true),
+                &x,
+                &weight,
+                &grad,
+            ));
+            let (dx_windows, dw_windows) =
+                both(op.backward_by_windows(&shape, ALL, &x, &weight, &grad));
 
             let cases = [
                 ("Winograd output", &by_winograd, &exact.y, &terms.y),

@@ -471,46 +471,55 @@ pub fn forward(
 }
 
 /// Returns the gradients of [`forward`] with respect to `x` and `weight` given `grad`
-/// (`[N, O, Ho, Wo]`).
+/// (`[N, O, Ho, Wo]`), each only when `wanted` (input, weight) asks for it.
 pub fn backward(
     window: &Window,
     batch: usize,
     out_channels: usize,
+    wanted: (bool, bool),
     x: &[f32],
     weight: &[f32],
     grad: &[f32],
-) -> (Vec<f32>, Vec<f32>) {
+) -> (Option<Vec<f32>>, Option<Vec<f32>>) {
     let tiles = Tiles::new(window, batch, out_channels);
     let (channels, count) = (tiles.channels, tiles.count());
-    let mut kernels = Scratch::take(POINTS * out_channels * channels);
-    let mut inputs = Scratch::take(POINTS * channels * count);
     let mut grad_outputs = Scratch::take(POINTS * out_channels * count);
-    let mut grad_inputs = Scratch::take(POINTS * channels * count);
-    transform_kernels(&tiles, weight, &mut kernels);
-    transform_inputs(&tiles, x, &mut inputs);
     transform_output_grads(&tiles, grad, &mut grad_outputs);
-    let (kernels, inputs, grad_outputs) = (&*kernels, &*inputs, &*grad_outputs);
+    let grad_outputs = &*grad_outputs;
 
-    // dU[e] [O, C] = dM[e] [O, T] @ V[e]^T [T, C]
-    let mut grad_kernels = vec![0f32; POINTS * out_channels * channels];
-    products(
-        (out_channels, channels, count),
-        &mut grad_kernels,
-        |point| {
-            (
-                interleaved(grad_outputs, point, count),
-                interleaved_transposed(inputs, point, count),
-            )
-        },
-    );
-    // dV[e] [C, T] = U[e]^T [C, O] @ dM[e] [O, T]
-    products((channels, count, out_channels), &mut grad_inputs, |point| {
-        (
-            interleaved_transposed(kernels, point, channels),
-            interleaved(grad_outputs, point, count),
-        )
+    let grad_w = wanted.1.then(|| {
+        let mut inputs = Scratch::take(POINTS * channels * count);
+        transform_inputs(&tiles, x, &mut inputs);
+        let inputs = &*inputs;
+        // dU[e] [O, C] = dM[e] [O, T] @ V[e]^T [T, C]
+        let mut grad_kernels = vec![0f32; POINTS * out_channels * channels];
+        products(
+            (out_channels, channels, count),
+            &mut grad_kernels,
+            |point| {
+                (
+                    interleaved(grad_outputs, point, count),
+                    interleaved_transposed(inputs, point, count),
+                )
+            },
+        );
+        transform_kernel_grads(&tiles, &grad_kernels)
     });
-    let mut grad_x = zeroed(batch * window.image_len());
-    transform_input_grads(&tiles, &grad_inputs, &mut grad_x);
-    (grad_x, transform_kernel_grads(&tiles, &grad_kernels))
+    let grad_x = wanted.0.then(|| {
+        let mut kernels = Scratch::take(POINTS * out_channels * channels);
+        transform_kernels(&tiles, weight, &mut kernels);
+        let kernels = &*kernels;
+        // dV[e] [C, T] = U[e]^T [C, O] @ dM[e] [O, T]
+        let mut grad_inputs = Scratch::take(POINTS * channels * count);
+        products((channels, count, out_channels), &mut grad_inputs, |point| {
+            (
+                interleaved_transposed(kernels, point, channels),
+                interleaved(grad_outputs, point, count),
+            )
+        });
+        let mut grad_x = zeroed(batch * window.image_len());
+        transform_input_grads(&tiles, &grad_inputs, &mut grad_x);
+        grad_x
+    });
+    (grad_x, grad_w)
 }
