@@ -12,7 +12,9 @@
 //! p = p + (-lr / (1 - beta1^t)) * m / denom
 //! ```
 
-use candle_core::{DType, Device, Result, Storage, Tensor, Var};
+use std::cell::RefCell;
+
+use candle_core::{CpuStorage, DType, InplaceOp1, Layout, Result, Storage, Tensor, Var};
 use rayon::prelude::*;
 
 /// Adam hyperparameters.
@@ -109,7 +111,7 @@ impl Adam {
 
     fn update_one(&mut self, index: usize, grad: &Tensor) -> Result<()> {
         let param = &self.params[index].1;
-        let moments = match self.moments[index].take() {
+        let mut moments = match self.moments[index].take() {
             Some(moments) => moments,
             None => AdamMoments {
                 step: 0,
@@ -117,19 +119,34 @@ impl Adam {
                 exp_avg_sq: param.zeros_like()?,
             },
         };
-        let step = moments.step + 1;
-        let scalars = StepScalars::new(&self.config, step);
-        let (exp_avg, exp_avg_sq) = match (param.device(), param.dtype()) {
-            (Device::Cpu, DType::F32) => update_cpu(param, grad, &moments, &scalars)?,
-            _ => update_tensors(param, grad, &moments, &scalars)?,
-        };
-        self.moments[index] = Some(AdamMoments {
-            step,
-            exp_avg,
-            exp_avg_sq,
-        });
+        moments.step += 1;
+        let scalars = StepScalars::new(&self.config, moments.step);
+        let on_host = [param.as_tensor(), &moments.exp_avg, &moments.exp_avg_sq]
+            .iter()
+            .all(|tensor| tensor.device().is_cpu() && tensor.dtype() == DType::F32);
+        update(param, grad, &mut moments, &scalars, on_host)?;
+        self.moments[index] = Some(moments);
         Ok(())
     }
+}
+
+/// Applies one update to `param` and `moments`, whose step count is already advanced: in
+/// place on the host when `on_host` (every tensor float32 in host memory), by tensor
+/// operations otherwise.
+fn update(
+    param: &Var,
+    grad: &Tensor,
+    moments: &mut AdamMoments,
+    scalars: &StepScalars,
+    on_host: bool,
+) -> Result<()> {
+    if on_host {
+        return update_cpu(param, grad, moments, scalars);
+    }
+    let (exp_avg, exp_avg_sq) = update_tensors(param, grad, moments, scalars)?;
+    moments.exp_avg = exp_avg;
+    moments.exp_avg_sq = exp_avg_sq;
+    Ok(())
 }
 
 /// Per-step scalars, rounded to float32 where PyTorch multiplies them into float32 tensors.
@@ -182,51 +199,85 @@ fn with_host_slice<R>(tensor: &Tensor, f: impl FnOnce(&[f32]) -> R) -> Result<R>
     Ok(f(&tensor.flatten_all()?.to_vec1::<f32>()?))
 }
 
-/// Fused update on the host: one parallel pass instead of a dozen tensor operations.
+/// Runs `f` on the float32 elements of a contiguous CPU tensor, in place.
+fn with_host_slice_mut<R>(tensor: &Tensor, f: impl FnOnce(&mut [f32]) -> R) -> Result<R> {
+    /// Hands the tensor's storage to `f` as candle's in-place operation.
+    struct InPlace<F, R> {
+        f: RefCell<Option<F>>,
+        result: RefCell<Option<R>>,
+    }
+
+    impl<F: FnOnce(&mut [f32]) -> R, R> InplaceOp1 for InPlace<F, R> {
+        fn name(&self) -> &'static str {
+            "mcgan-adam-in-place"
+        }
+
+        fn cpu_fwd(&self, storage: &mut CpuStorage, layout: &Layout) -> Result<()> {
+            let (CpuStorage::F32(values), Some((start, end))) =
+                (storage, layout.contiguous_offsets())
+            else {
+                candle_core::bail!("Adam's host update needs contiguous float32 tensors");
+            };
+            if let Some(f) = self.f.borrow_mut().take() {
+                *self.result.borrow_mut() = Some(f(&mut values[start..end]));
+            }
+            Ok(())
+        }
+    }
+
+    let op = InPlace {
+        f: RefCell::new(Some(f)),
+        result: RefCell::new(None),
+    };
+    tensor.inplace_op1(&op)?;
+    match op.result.into_inner() {
+        Some(result) => Ok(result),
+        None => candle_core::bail!("Adam's host update needs tensors in host memory"),
+    }
+}
+
+/// Fused update on the host: one parallel pass over the parameter and its moments, each
+/// written in place, instead of a dozen tensor operations.
 fn update_cpu(
     param: &Var,
     grad: &Tensor,
     moments: &AdamMoments,
     scalars: &StepScalars,
-) -> Result<(Tensor, Tensor)> {
+) -> Result<()> {
     let count = param.elem_count();
-    let mut values = vec![0f32; count];
-    let mut exp_avg = vec![0f32; count];
-    let mut exp_avg_sq = vec![0f32; count];
-    with_host_slice(param.as_tensor(), |old_values| {
-        with_host_slice(grad, |grad_values| {
-            with_host_slice(&moments.exp_avg, |old_exp_avg| {
-                with_host_slice(&moments.exp_avg_sq, |old_exp_avg_sq| {
+    if grad.elem_count() != count
+        || moments.exp_avg.elem_count() != count
+        || moments.exp_avg_sq.elem_count() != count
+    {
+        candle_core::bail!("Adam: the gradient or moments do not match the parameter's size");
+    }
+    with_host_slice(grad, |grad_values| {
+        with_host_slice_mut(param.as_tensor(), |values| {
+            with_host_slice_mut(&moments.exp_avg, |exp_avg| {
+                with_host_slice_mut(&moments.exp_avg_sq, |exp_avg_sq| {
                     values
                         .par_chunks_mut(HOST_CHUNK)
                         .zip(exp_avg.par_chunks_mut(HOST_CHUNK))
                         .zip(exp_avg_sq.par_chunks_mut(HOST_CHUNK))
-                        .enumerate()
-                        .for_each(|(chunk, ((values, exp_avg), exp_avg_sq))| {
-                            let offset = chunk * HOST_CHUNK;
-                            for i in 0..values.len() {
-                                let j = offset + i;
-                                let g = grad_values[j];
-                                let m = lerp(old_exp_avg[j], g, scalars.lerp_weight);
-                                let v = old_exp_avg_sq[j] * scalars.beta2
-                                    + scalars.one_minus_beta2 * g * g;
+                        .zip(grad_values.par_chunks(HOST_CHUNK))
+                        .for_each(|(((values, exp_avg), exp_avg_sq), grad_values)| {
+                            let elements = values
+                                .iter_mut()
+                                .zip(exp_avg.iter_mut())
+                                .zip(exp_avg_sq.iter_mut())
+                                .zip(grad_values);
+                            for (((value, m), v), &g) in elements {
+                                *m = lerp(*m, g, scalars.lerp_weight);
+                                *v = *v * scalars.beta2 + scalars.one_minus_beta2 * g * g;
                                 let denom = v.sqrt() / scalars.bias_correction2_sqrt + scalars.eps;
-                                values[i] = old_values[j] + scalars.neg_step_size * m / denom;
-                                exp_avg[i] = m;
-                                exp_avg_sq[i] = v;
+                                *value += scalars.neg_step_size * *m / denom;
                             }
                         });
                 })
             })
         })
     })????;
-    let shape = param.shape().clone();
-    let device = param.device().clone();
-    param.set(&Tensor::from_vec(values, shape.clone(), &device)?)?;
-    Ok((
-        Tensor::from_vec(exp_avg, shape.clone(), &device)?,
-        Tensor::from_vec(exp_avg_sq, shape, &device)?,
-    ))
+    Ok(())
 }
 
 /// Applies the same update as tensor operations, for accelerators and float64.
@@ -250,6 +301,7 @@ fn update_tensors(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use candle_core::Device;
 
     /// Runs `steps` updates of a one-element parameter with a fixed gradient, in float64.
     fn reference_adam(p0: f64, gradients: &[f64], config: &AdamConfig) -> f64 {
@@ -271,23 +323,15 @@ mod tests {
         let mut adam = Adam::new(vec![("w".into(), param.clone())], AdamConfig::default());
         for &g in gradients {
             let grad = Tensor::new(&[g], &device).unwrap();
-            let moments = adam.moments[0].take().unwrap_or(AdamMoments {
+            let mut moments = adam.moments[0].take().unwrap_or(AdamMoments {
                 step: 0,
                 exp_avg: param.zeros_like().unwrap(),
                 exp_avg_sq: param.zeros_like().unwrap(),
             });
-            let step = moments.step + 1;
-            let scalars = StepScalars::new(&adam.config, step);
-            let (exp_avg, exp_avg_sq) = if device_path_tensors {
-                update_tensors(&param, &grad, &moments, &scalars).unwrap()
-            } else {
-                update_cpu(&param, &grad, &moments, &scalars).unwrap()
-            };
-            adam.moments[0] = Some(AdamMoments {
-                step,
-                exp_avg,
-                exp_avg_sq,
-            });
+            moments.step += 1;
+            let scalars = StepScalars::new(&adam.config, moments.step);
+            update(&param, &grad, &mut moments, &scalars, !device_path_tensors).unwrap();
+            adam.moments[0] = Some(moments);
         }
         param.as_tensor().to_vec1::<f32>().unwrap()[0]
     }
