@@ -60,10 +60,7 @@ impl Conv2d {
     /// Applies the convolution to an NCHW tensor.
     pub fn forward(&self, x: &Tensor) -> Result<Tensor> {
         if cpu_kernels::applies_to(x) {
-            let op = Conv2dOp {
-                stride: self.stride,
-                padding: self.padding,
-            };
+            let op = Conv2dOp::new(self.stride, self.padding);
             return x.contiguous()?.apply_op3(&self.weight, &self.bias, op);
         }
         self.forward_tensor_ops(x)

@@ -11,6 +11,8 @@
 //! with large outputs go by Winograd's transform ([`super::winograd`]), which needs fewer
 //! multiply-adds than either.
 
+use std::sync::{Mutex, MutexGuard, PoisonError};
+
 use candle_core::{CpuStorage, CustomOp3, Layout, Result, Shape, Tensor};
 use rayon::prelude::*;
 
@@ -19,10 +21,13 @@ use super::winograd;
 use super::{blocked_sum, by_planes, contiguous_slice, gemm, with_f32, zeroed, Matrix, Scratch};
 
 /// `conv2d(x, weight) + bias` with zero padding; weight `[out, in, k, k]`.
-#[derive(Debug, Clone, Copy)]
+///
+/// Each call builds its own op. candle keeps the op in the graph until the backward pass, so
+/// a forward pass by Winograd's method leaves its transforms here for the backward pass.
 pub struct Conv2dOp {
-    pub stride: usize,
-    pub padding: usize,
+    stride: usize,
+    padding: usize,
+    saved: Mutex<Option<winograd::Transformed>>,
 }
 
 /// `conv_transpose2d(x, weight) + bias`; weight `[in, out, k, k]` as in PyTorch.
@@ -85,6 +90,14 @@ impl ConvShape {
 }
 
 impl Conv2dOp {
+    pub fn new(stride: usize, padding: usize) -> Self {
+        Self {
+            stride,
+            padding,
+            saved: Mutex::new(None),
+        }
+    }
+
     fn shape(&self, x: &[usize], weight: &[usize]) -> Result<ConvShape> {
         let [batch, channels, height, width] = *x else {
             candle_core::bail!("conv2d: input {x:?} is not NCHW");
@@ -108,6 +121,11 @@ impl Conv2dOp {
             out_channels: weight[0],
         })
     }
+}
+
+/// Locks `mutex`, also when a thread panicked holding it: the saved transforms stay valid.
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 /// Regroups the weight `[O, C, T]` by tap as `[O*T, C]`, whose row `o*T + t` is tap `t` of
@@ -398,7 +416,9 @@ impl CustomOp3 for Conv2dOp {
             Method::Taps => self.forward_by_taps(&shape, x, weight, &mut y),
             Method::Winograd => {
                 let (window, batch) = (&shape.window, shape.batch);
-                winograd::forward(window, batch, shape.out_channels, x, weight, &mut y);
+                let transformed =
+                    winograd::forward(window, batch, shape.out_channels, x, weight, &mut y);
+                *lock(&self.saved) = Some(transformed);
             }
         }
         let window = &shape.window;
@@ -434,6 +454,7 @@ impl CustomOp3 for Conv2dOp {
                             shape.batch,
                             shape.out_channels,
                             (wanted.x, wanted.weight),
+                            lock(&self.saved).take(),
                             x,
                             weight,
                             grad,
@@ -605,17 +626,13 @@ mod tests {
             let weight =
                 Tensor::rand(-1f32, 1f32, (out_channels, channels, 3, 3), &device).unwrap();
             let bias = Tensor::rand(-1f32, 1f32, out_channels, &device).unwrap();
-            let op = Conv2dOp {
-                stride: 1,
-                padding: 0,
-            };
             let (x_var, w_var, b_var) = (
                 Var::from_tensor(&x).unwrap(),
                 Var::from_tensor(&weight).unwrap(),
                 Var::from_tensor(&bias).unwrap(),
             );
             let loss = |x: &Tensor, weight: &Tensor, bias: &Tensor| {
-                x.apply_op3(weight, bias, op)
+                x.apply_op3(weight, bias, Conv2dOp::new(1, 0))
                     .unwrap()
                     .sqr()
                     .unwrap()
@@ -666,10 +683,7 @@ mod tests {
         )
         .unwrap();
         let bias = Tensor::new(&[0.1f32, -0.2], &device).unwrap();
-        let op = Conv2dOp {
-            stride: 1,
-            padding: 1,
-        };
+        let op = Conv2dOp::new(1, 1);
         let shape = op.shape(x.dims(), weight.dims()).unwrap();
         assert!(shape.by_taps());
 
@@ -688,7 +702,7 @@ mod tests {
             .unwrap()
             .broadcast_add(&bias.reshape((1, 2, 1, 1)).unwrap())
             .unwrap();
-        let ours = x.apply_op3(&weight, &bias, op).unwrap();
+        let ours = x.apply_op3(&weight, &bias, Conv2dOp::new(1, 1)).unwrap();
         assert_close(
             &ours.flatten_all().unwrap().to_vec1::<f32>().unwrap(),
             &reference.flatten_all().unwrap().to_vec1::<f32>().unwrap(),
@@ -725,7 +739,7 @@ mod tests {
         for (height, width, padding) in [(34, 34, 0), (33, 35, 1), (23, 41, 0)] {
             let (batch, channels, out_channels) = (2, 32, 40);
             let sizes = (batch, channels, height, width);
-            let op = Conv2dOp { stride: 1, padding };
+            let op = Conv2dOp::new(1, padding);
             let x_dims = [batch, channels, height, width];
             let shape = op.shape(&x_dims, &[out_channels, channels, 3, 3]).unwrap();
             assert_eq!(shape.method(), Method::Winograd);
@@ -746,17 +760,23 @@ mod tests {
             let window = &shape.window;
             let mut by_winograd = vec![0f32; grad.len()];
             let mut by_windows = vec![0f32; grad.len()];
-            winograd::forward(window, batch, out_channels, &x, &weight, &mut by_winograd);
+            let saved =
+                winograd::forward(window, batch, out_channels, &x, &weight, &mut by_winograd);
             op.forward_by_windows(&shape, &x, &weight, &mut by_windows);
-            let (dx_winograd, dw_winograd) = both(winograd::backward(
-                window,
-                batch,
-                out_channels,
-                (true, true),
-                &x,
-                &weight,
-                &grad,
-            ));
+            let backward = |saved| {
+                both(winograd::backward(
+                    window,
+                    batch,
+                    out_channels,
+                    (true, true),
+                    saved,
+                    &x,
+                    &weight,
+                    &grad,
+                ))
+            };
+            let (dx_saved, dw_saved) = backward(Some(saved));
+            let (dx_winograd, dw_winograd) = backward(None);
             let (dx_windows, dw_windows) =
                 both(op.backward_by_windows(&shape, ALL, &x, &weight, &grad));
 
@@ -764,8 +784,20 @@ mod tests {
                 ("Winograd output", &by_winograd, &exact.y, &terms.y),
                 ("windows output", &by_windows, &exact.y, &terms.y),
                 ("Winograd dx", &dx_winograd, &exact.dx, &terms.dx),
+                (
+                    "Winograd dx from saved transforms",
+                    &dx_saved,
+                    &exact.dx,
+                    &terms.dx,
+                ),
                 ("windows dx", &dx_windows, &exact.dx, &terms.dx),
                 ("Winograd dW", &dw_winograd, &exact.dw, &terms.dw),
+                (
+                    "Winograd dW from saved transforms",
+                    &dw_saved,
+                    &exact.dw,
+                    &terms.dw,
+                ),
                 ("windows dW", &dw_windows, &exact.dw, &terms.dw),
             ];
             for (name, ours, exact, magnitudes) in cases {

@@ -11,7 +11,7 @@
 use rayon::prelude::*;
 
 use super::im2col::Window;
-use super::{gemm_serial, zeroed, Matrix, Scratch};
+use super::{by_planes, gemm_serial, Matrix, Scratch};
 
 /// Elements of a transformed tile (4x4); each is one of the independent products.
 const POINTS: usize = 16;
@@ -176,17 +176,17 @@ impl Tiles {
     }
 }
 
-/// Fills `transformed` (`[C, 16, T]`) with `B^T d B` of every input tile `d` of `x`.
+/// Returns `B^T d B` of every input tile `d` of `x`, `[C, 16, T]`.
 ///
 /// Each tile row is done as whole rows: `B^T` mixes the four input rows element by element,
 /// then each tile's four columns are mixed and stored, contiguous over the tile row.
-fn transform_inputs(tiles: &Tiles, x: &[f32], transformed: &mut [f32]) {
+fn transform_inputs(tiles: &Tiles, x: &[f32]) -> Vec<f32> {
     let (channels, count, plane) = (tiles.channels, tiles.count(), tiles.in_plane());
     let width = tiles.padded_width();
-    transformed
-        .par_chunks_mut(POINTS * count)
-        .enumerate()
-        .for_each(|(channel, transformed)| {
+    by_planes(
+        channels * POINTS * count,
+        POINTS * count,
+        |channel, transformed| {
             let mut rows = vec![0f32; 4 * width];
             let mut mixed = vec![0f32; 4 * width];
             for image in 0..tiles.batch {
@@ -213,47 +213,47 @@ fn transform_inputs(tiles: &Tiles, x: &[f32], transformed: &mut [f32]) {
                     }
                 }
             }
-        });
+        },
+    )
 }
 
-/// Fills `transformed` (`[O, 16, C]`) with `G g G^T` of every 3x3 kernel `g` of `weight`,
-/// each filter's channels at once: its taps are gathered into nine rows over the channels,
-/// mixed down the kernel rows, then across the kernel columns.
-fn transform_kernels(tiles: &Tiles, weight: &[f32], transformed: &mut [f32]) {
+/// Returns `G g G^T` of every 3x3 kernel `g` of `weight`, `[O, 16, C]`, each filter's
+/// channels at once: its taps are gathered into nine rows over the channels, mixed down the
+/// kernel rows, then across the kernel columns.
+fn transform_kernels(tiles: &Tiles, weight: &[f32]) -> Vec<f32> {
     let channels = tiles.channels;
-    transformed
-        .par_chunks_mut(POINTS * channels)
-        .zip(weight.par_chunks(channels * 9))
-        .for_each(|(transformed, kernels)| {
-            // taps[t * C + c] = tap t of channel c; down[(4 * i + v) * C + c] after G.
-            let mut taps = vec![0f32; 9 * channels];
-            for (channel, kernel) in kernels.chunks(9).enumerate() {
-                for (tap, &value) in kernel.iter().enumerate() {
-                    taps[tap * channels + channel] = value;
+    let len = tiles.out_channels * POINTS * channels;
+    by_planes(len, POINTS * channels, |filter, transformed| {
+        let kernels = &weight[filter * channels * 9..][..channels * 9];
+        // taps[t * C + c] = tap t of channel c; down[(4 * i + v) * C + c] after G.
+        let mut taps = vec![0f32; 9 * channels];
+        for (channel, kernel) in kernels.chunks(9).enumerate() {
+            for (tap, &value) in kernel.iter().enumerate() {
+                taps[tap * channels + channel] = value;
+            }
+        }
+        let tap = |t: usize| &taps[t * channels..][..channels];
+        let mut down = vec![0f32; 12 * channels];
+        for v in 0..3 {
+            let (g0, g1, g2) = (tap(v), tap(3 + v), tap(6 + v));
+            for c in 0..channels {
+                let values = kernel_1d([g0[c], g1[c], g2[c]]);
+                for (i, value) in values.into_iter().enumerate() {
+                    down[(3 * i + v) * channels + c] = value;
                 }
             }
-            let tap = |t: usize| &taps[t * channels..][..channels];
-            let mut down = vec![0f32; 12 * channels];
-            for v in 0..3 {
-                let (g0, g1, g2) = (tap(v), tap(3 + v), tap(6 + v));
-                for c in 0..channels {
-                    let values = kernel_1d([g0[c], g1[c], g2[c]]);
-                    for (i, value) in values.into_iter().enumerate() {
-                        down[(3 * i + v) * channels + c] = value;
-                    }
+        }
+        for i in 0..4 {
+            let row = |v: usize| &down[(3 * i + v) * channels..][..channels];
+            let (t0, t1, t2) = (row(0), row(1), row(2));
+            for c in 0..channels {
+                let values = kernel_1d([t0[c], t1[c], t2[c]]);
+                for (j, value) in values.into_iter().enumerate() {
+                    transformed[(4 * i + j) * channels + c] = value;
                 }
             }
-            for i in 0..4 {
-                let row = |v: usize| &down[(3 * i + v) * channels..][..channels];
-                let (t0, t1, t2) = (row(0), row(1), row(2));
-                for c in 0..channels {
-                    let values = kernel_1d([t0[c], t1[c], t2[c]]);
-                    for (j, value) in values.into_iter().enumerate() {
-                        transformed[(4 * i + j) * channels + c] = value;
-                    }
-                }
-            }
-        });
+        }
+    })
 }
 
 /// Adds `A^T m A` of every tile of the products `m` (`[16, O, T]`) to `y` (`[N, O, Ho, Wo]`),
@@ -346,47 +346,46 @@ fn transform_output_grads(tiles: &Tiles, grad: &[f32], grad_products: &mut [f32]
         });
 }
 
-/// Adds `B dv B^T` of every tile gradient of `grad_inputs` (`[16, C, T]`) onto the input
-/// positions of its tile in `grad_x` (`[N, C, H, W]`), the adjoint of [`transform_inputs`],
-/// a tile row at a time: `B` across each tile's columns, then down its rows.
-fn transform_input_grads(tiles: &Tiles, grad_inputs: &[f32], grad_x: &mut [f32]) {
+/// Returns the input gradient `[N, C, H, W]`: `B dv B^T` of every tile gradient of
+/// `grad_inputs` (`[16, C, T]`) summed onto the input positions of its tile, the adjoint of
+/// [`transform_inputs`], a tile row at a time: `B` across each tile's columns, then down its
+/// rows.
+fn transform_input_grads(tiles: &Tiles, grad_inputs: &[f32]) -> Vec<f32> {
     let (channels, count, columns) = (tiles.channels, tiles.count(), tiles.columns);
     let point_stride = channels * count;
     let width = tiles.padded_width();
-    grad_x
-        .par_chunks_mut(tiles.in_plane())
-        .enumerate()
-        .for_each(|(index, target)| {
-            let (image, channel) = (index / channels, index % channels);
-            let mut across = vec![0f32; 4 * width];
-            let mut line = vec![0f32; width];
-            for tile_row in 0..tiles.rows {
-                across.fill(0.0);
-                let first = channel * count + tiles.first(image, tile_row);
-                let point = |p: usize| &grad_inputs[p * point_stride + first..][..columns];
-                for (i, mixed) in across.chunks_mut(width).enumerate() {
-                    let v = [
-                        point(4 * i),
-                        point(4 * i + 1),
-                        point(4 * i + 2),
-                        point(4 * i + 3),
-                    ];
-                    for c in 0..columns {
-                        let values = input_1d_adjoint([v[0][c], v[1][c], v[2][c], v[3][c]]);
-                        for (j, value) in values.into_iter().enumerate() {
-                            mixed[2 * c + j] += value;
-                        }
+    let len = tiles.batch * channels * tiles.in_plane();
+    by_planes(len, tiles.in_plane(), |index, target| {
+        let (image, channel) = (index / channels, index % channels);
+        let mut across = vec![0f32; 4 * width];
+        let mut line = vec![0f32; width];
+        for tile_row in 0..tiles.rows {
+            across.fill(0.0);
+            let first = channel * count + tiles.first(image, tile_row);
+            let point = |p: usize| &grad_inputs[p * point_stride + first..][..columns];
+            for (i, mixed) in across.chunks_mut(width).enumerate() {
+                let v = [
+                    point(4 * i),
+                    point(4 * i + 1),
+                    point(4 * i + 2),
+                    point(4 * i + 3),
+                ];
+                for c in 0..columns {
+                    let values = input_1d_adjoint([v[0][c], v[1][c], v[2][c], v[3][c]]);
+                    for (j, value) in values.into_iter().enumerate() {
+                        mixed[2 * c + j] += value;
                     }
-                }
-                for r in 0..4 {
-                    for (k, value) in line.iter_mut().enumerate() {
-                        let column = [0, 1, 2, 3].map(|i| across[i * width + k]);
-                        *value = input_1d_adjoint(column)[r];
-                    }
-                    tiles.add_padded_row(&line, 2 * tile_row + r, target);
                 }
             }
-        });
+            for r in 0..4 {
+                for (k, value) in line.iter_mut().enumerate() {
+                    let column = [0, 1, 2, 3].map(|i| across[i * width + k]);
+                    *value = input_1d_adjoint(column)[r];
+                }
+                tiles.add_padded_row(&line, 2 * tile_row + r, target);
+            }
+        }
+    })
 }
 
 /// Returns the weight gradient `[O, C, 3, 3]` from the gradient of the transformed kernels
@@ -443,7 +442,17 @@ fn interleaved_transposed(data: &[f32], point: usize, columns: usize) -> Matrix<
     }
 }
 
-/// Adds the convolution of `x` (`[N, C, H, W]`) with `weight` (`[O, C, 3, 3]`) to `y`.
+/// The transformed kernels and input tiles of one forward call, which its backward pass
+/// reuses instead of transforming the same weight and input again.
+pub struct Transformed {
+    /// `U`, `[O, 16, C]`.
+    kernels: Vec<f32>,
+    /// `V`, `[C, 16, T]`.
+    inputs: Vec<f32>,
+}
+
+/// Adds the convolution of `x` (`[N, C, H, W]`) with `weight` (`[O, C, 3, 3]`) to `y`, and
+/// returns the transforms for [`backward`].
 pub fn forward(
     window: &Window,
     batch: usize,
@@ -451,46 +460,49 @@ pub fn forward(
     x: &[f32],
     weight: &[f32],
     y: &mut [f32],
-) {
+) -> Transformed {
     let tiles = Tiles::new(window, batch, out_channels);
     let (channels, count) = (tiles.channels, tiles.count());
-    let mut kernels = Scratch::take(POINTS * out_channels * channels);
-    let mut inputs = Scratch::take(POINTS * channels * count);
+    let kernels = transform_kernels(&tiles, weight);
+    let inputs = transform_inputs(&tiles, x);
     let mut outputs = Scratch::take(POINTS * out_channels * count);
-    transform_kernels(&tiles, weight, &mut kernels);
-    transform_inputs(&tiles, x, &mut inputs);
-    let (kernels, inputs) = (&*kernels, &*inputs);
     // M[e] [O, T] = U[e] [O, C] @ V[e] [C, T]
     products((out_channels, count, channels), &mut outputs, |point| {
         (
-            interleaved(kernels, point, channels),
-            interleaved(inputs, point, count),
+            interleaved(&kernels, point, channels),
+            interleaved(&inputs, point, count),
         )
     });
     transform_outputs(&tiles, &outputs, y);
+    Transformed { kernels, inputs }
 }
 
 /// Returns the gradients of [`forward`] with respect to `x` and `weight` given `grad`
-/// (`[N, O, Ho, Wo]`), each only when `wanted` (input, weight) asks for it.
+/// (`[N, O, Ho, Wo]`), each only if its flag in `wanted` (input, weight) is set. The
+/// transforms come from `saved` when the forward call kept them, and are recomputed otherwise.
+#[allow(clippy::too_many_arguments)]
 pub fn backward(
     window: &Window,
     batch: usize,
     out_channels: usize,
     wanted: (bool, bool),
+    saved: Option<Transformed>,
     x: &[f32],
     weight: &[f32],
     grad: &[f32],
 ) -> (Option<Vec<f32>>, Option<Vec<f32>>) {
     let tiles = Tiles::new(window, batch, out_channels);
     let (channels, count) = (tiles.channels, tiles.count());
+    let (kernels, inputs) = match saved {
+        Some(Transformed { kernels, inputs }) => (Some(kernels), Some(inputs)),
+        None => (None, None),
+    };
     let mut grad_outputs = Scratch::take(POINTS * out_channels * count);
     transform_output_grads(&tiles, grad, &mut grad_outputs);
     let grad_outputs = &*grad_outputs;
 
     let grad_w = wanted.1.then(|| {
-        let mut inputs = Scratch::take(POINTS * channels * count);
-        transform_inputs(&tiles, x, &mut inputs);
-        let inputs = &*inputs;
+        let inputs = inputs.unwrap_or_else(|| transform_inputs(&tiles, x));
         // dU[e] [O, C] = dM[e] [O, T] @ V[e]^T [T, C]
         let mut grad_kernels = vec![0f32; POINTS * out_channels * channels];
         products(
@@ -499,27 +511,23 @@ pub fn backward(
             |point| {
                 (
                     interleaved(grad_outputs, point, count),
-                    interleaved_transposed(inputs, point, count),
+                    interleaved_transposed(&inputs, point, count),
                 )
             },
         );
         transform_kernel_grads(&tiles, &grad_kernels)
     });
     let grad_x = wanted.0.then(|| {
-        let mut kernels = Scratch::take(POINTS * out_channels * channels);
-        transform_kernels(&tiles, weight, &mut kernels);
-        let kernels = &*kernels;
+        let kernels = kernels.unwrap_or_else(|| transform_kernels(&tiles, weight));
         // dV[e] [C, T] = U[e]^T [C, O] @ dM[e] [O, T]
         let mut grad_inputs = Scratch::take(POINTS * channels * count);
         products((channels, count, out_channels), &mut grad_inputs, |point| {
             (
-                interleaved_transposed(kernels, point, channels),
+                interleaved_transposed(&kernels, point, channels),
                 interleaved(grad_outputs, point, count),
             )
         });
-        let mut grad_x = zeroed(batch * window.image_len());
-        transform_input_grads(&tiles, &grad_inputs, &mut grad_x);
-        grad_x
+        transform_input_grads(&tiles, &grad_inputs)
     });
     (grad_x, grad_w)
 }
