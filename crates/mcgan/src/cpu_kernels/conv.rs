@@ -90,6 +90,7 @@ impl ConvShape {
 }
 
 impl Conv2dOp {
+    /// Builds the op of one call, with `stride` and zero `padding` on each side.
     pub fn new(stride: usize, padding: usize) -> Self {
         Self {
             stride,
