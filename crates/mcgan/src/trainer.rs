@@ -254,7 +254,8 @@ impl Trainer {
         })
     }
 
-    /// The generator half of an iteration: six generator passes and the weighted loss terms.
+    /// The generator half of an iteration: six generator passes, run as three batches, and the
+    /// weighted loss terms.
     pub fn generator_pass(
         &self,
         real_a: &Tensor,
@@ -264,17 +265,18 @@ impl Trainer {
         let weights = &self.config.weights;
         let nets = &self.networks;
 
-        let (same_b, fake_b) = forward_pair(&nets.g_a2b, real_b, real_a, mask)?;
-        let (same_a, fake_a) = forward_pair(&nets.g_b2a, real_a, real_b, mask)?;
+        // G_B2A's three inputs are ready once G_A2B has translated real B, so they run as
+        // one batch; G_A2B's cycle input is G_B2A's output, so it runs apart.
+        let [same_b, fake_b] = forward_together(&nets.g_a2b, [real_b, real_a], mask)?;
+        let [same_a, fake_a, recovered_a] =
+            forward_together(&nets.g_b2a, [real_a, real_b, &fake_b], mask)?;
+        let recovered_b = nets.g_a2b.forward(&fake_a, mask)?;
+
         let identity_b = (l1(&same_b, real_b)? * weights.lambda_idt)?;
         let identity_a = (l1(&same_a, real_a)? * weights.lambda_idt)?;
-
         let gan_a2b = self.generator_gan_loss(&fake_b, &nets.d_b, nets.d_bm.as_ref(), mask)?;
         let gan_b2a = self.generator_gan_loss(&fake_a, &nets.d_a, nets.d_am.as_ref(), mask)?;
-
-        let recovered_a = nets.g_b2a.forward(&fake_b, mask)?;
         let cycle_aba = self.cycle_loss(&recovered_a, real_a, mask)?;
-        let recovered_b = nets.g_a2b.forward(&fake_a, mask)?;
         let cycle_bab = self.cycle_loss(&recovered_b, real_b, mask)?;
 
         let total = (((((&identity_a + &identity_b)? + &gan_a2b)? + &gan_b2a)? + &cycle_aba)?
@@ -397,18 +399,22 @@ fn scalar(tensor: &Tensor) -> Result<f32> {
     tensor.to_dtype(DType::F32)?.to_scalar::<f32>()
 }
 
-/// Applies `generator` to `first` and `second` as one batch, which is the same per image
-/// (instance norm and every other layer work image by image) but builds half the graph
-/// nodes and accumulates each weight gradient once less.
-fn forward_pair(
+/// Applies `generator` to each of `inputs` (batches of the same size) as one batch, which is
+/// the same per image (instance norm and every other layer work image by image) but builds
+/// fewer graph nodes and accumulates each weight gradient fewer times.
+fn forward_together<const N: usize>(
     generator: &Generator,
-    first: &Tensor,
-    second: &Tensor,
+    inputs: [&Tensor; N],
     mask: Option<&Tensor>,
-) -> Result<(Tensor, Tensor)> {
-    let batch = first.dim(0)?;
-    let input = Tensor::cat(&[first, second], 0)?;
-    let mask = mask.map(|mask| Tensor::cat(&[mask, mask], 0)).transpose()?;
+) -> Result<[Tensor; N]> {
+    let batch = inputs[0].dim(0)?;
+    let input = Tensor::cat(&inputs, 0)?;
+    let mask = mask.map(|mask| Tensor::cat(&[mask; N], 0)).transpose()?;
     let output = generator.forward(&input, mask.as_ref())?;
-    Ok((output.narrow(0, 0, batch)?, output.narrow(0, batch, batch)?))
+    let parts = (0..N)
+        .map(|index| output.narrow(0, index * batch, batch))
+        .collect::<Result<Vec<_>>>()?;
+    parts
+        .try_into()
+        .map_err(|_| candle_core::Error::Msg("a batched generator pass lost an input".into()))
 }
