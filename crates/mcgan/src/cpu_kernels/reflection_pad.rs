@@ -55,8 +55,9 @@ impl CustomOp1 for ReflectionPadOp {
                 for (i, out_row) in out.chunks_mut(out_w).enumerate() {
                     let row = mirrored(i, height, self.pad);
                     let source = &plane[row * width..(row + 1) * width];
-                    for (o, &j) in out_row.iter_mut().zip(&columns) {
-                        *o = source[j];
+                    out_row[self.pad..self.pad + width].copy_from_slice(source);
+                    for j in (0..self.pad).chain(self.pad + width..out_w) {
+                        out_row[j] = source[columns[j]];
                     }
                 }
             },
@@ -75,8 +76,12 @@ impl CustomOp1 for ReflectionPadOp {
                 for (i, dy_row) in dy.chunks(out_w).enumerate() {
                     let row = mirrored(i, height, self.pad);
                     let target = &mut dx[row * width..(row + 1) * width];
-                    for (&g, &j) in dy_row.iter().zip(&columns) {
-                        target[j] += g;
+                    let inside = &dy_row[self.pad..self.pad + width];
+                    for (value, &g) in target.iter_mut().zip(inside) {
+                        *value += g;
+                    }
+                    for j in (0..self.pad).chain(self.pad + width..out_w) {
+                        target[columns[j]] += dy_row[j];
                     }
                 }
             }))
