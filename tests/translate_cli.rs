@@ -94,6 +94,32 @@ fn copy_photos(dir: &Path, count: usize) -> Option<Vec<String>> {
     Some(stems)
 }
 
+/// A temporary folder with the authors' checkpoint imported at 32 pixels and fixture
+/// photographs in `input/`.
+struct Imported {
+    work: tempfile::TempDir,
+    checkpoint: PathBuf,
+    input: PathBuf,
+    stems: Vec<String>,
+}
+
+/// Sets up [`Imported`] with `photos` photographs, or returns `None` when the fixtures are
+/// absent.
+fn imported(photos: usize) -> Option<Imported> {
+    let model = shared("fixtures/model")?;
+    let work = tempfile::tempdir().unwrap();
+    let input = work.path().join("input");
+    let stems = copy_photos(&input, photos)?;
+    let checkpoint = work.path().join("checkpoint.safetensors");
+    import(&model.join("authors_checkpoint"), &checkpoint);
+    Some(Imported {
+        work,
+        checkpoint,
+        input,
+        stems,
+    })
+}
+
 /// Reads the files of each subfolder of `dir`, skipping hidden entries such as the output marker.
 fn files_under(dir: &Path) -> BTreeMap<String, Vec<u8>> {
     let mut files = BTreeMap::new();
@@ -187,15 +213,15 @@ fn import_checkpoint_of_truncated_file_names_it() {
 
 #[test]
 fn translate_scale_writes_one_folder_per_scale() {
-    let Some(model) = shared("fixtures/model") else {
+    let Some(Imported {
+        work,
+        checkpoint,
+        input,
+        stems,
+    }) = imported(3)
+    else {
         return;
     };
-    let work = tempfile::tempdir().unwrap();
-    let Some(stems) = copy_photos(&work.path().join("input"), 3) else {
-        return;
-    };
-    let checkpoint = work.path().join("checkpoint.safetensors");
-    import(&model.join("authors_checkpoint"), &checkpoint);
 
     let out = work.path().join("out");
     let output = pipeline(&[
@@ -203,7 +229,7 @@ fn translate_scale_writes_one_folder_per_scale() {
         "--checkpoint".as_ref(),
         checkpoint.as_os_str(),
         "--input".as_ref(),
-        work.path().join("input").as_os_str(),
+        input.as_os_str(),
         "--out".as_ref(),
         out.as_os_str(),
         "--direction".as_ref(),
@@ -231,7 +257,7 @@ fn translate_scale_writes_one_folder_per_scale() {
     let library_out = work.path().join("library");
     let paths = TranslatePaths {
         checkpoint: &checkpoint,
-        images: &work.path().join("input"),
+        images: &input,
         masks: None,
         out_dir: &library_out,
     };
@@ -242,15 +268,15 @@ fn translate_scale_writes_one_folder_per_scale() {
 
 #[test]
 fn translate_masks_writes_one_folder_per_mask() {
-    let Some(model) = shared("fixtures/model") else {
+    let Some(Imported {
+        work,
+        checkpoint,
+        input,
+        stems,
+    }) = imported(2)
+    else {
         return;
     };
-    let work = tempfile::tempdir().unwrap();
-    let Some(stems) = copy_photos(&work.path().join("input"), 2) else {
-        return;
-    };
-    let checkpoint = work.path().join("checkpoint.safetensors");
-    import(&model.join("authors_checkpoint"), &checkpoint);
     let masks = work.path().join("masks");
     let made = pipeline(&[
         "masks".as_ref(),
@@ -271,7 +297,7 @@ fn translate_masks_writes_one_folder_per_mask() {
         "--checkpoint".as_ref(),
         checkpoint.as_os_str(),
         "--input".as_ref(),
-        work.path().join("input").as_os_str(),
+        input.as_os_str(),
         "--out".as_ref(),
         out.as_os_str(),
         "--direction".as_ref(),
@@ -319,24 +345,20 @@ fn translate(checkpoint: &Path, input: &Path, out: &Path) -> Output {
 
 #[test]
 fn translate_with_truncated_checkpoint_names_it() {
-    let Some(model) = shared("fixtures/model") else {
+    let Some(Imported {
+        work,
+        checkpoint,
+        input,
+        ..
+    }) = imported(1)
+    else {
         return;
     };
-    let work = tempfile::tempdir().unwrap();
-    let Some(_) = copy_photos(&work.path().join("input"), 1) else {
-        return;
-    };
-    let checkpoint = work.path().join("whole.safetensors");
-    import(&model.join("authors_checkpoint"), &checkpoint);
     let bytes = std::fs::read(&checkpoint).unwrap();
     let truncated = work.path().join("truncated.safetensors");
     std::fs::write(&truncated, &bytes[..bytes.len() * 2 / 3]).unwrap();
 
-    let output = translate(
-        &truncated,
-        &work.path().join("input"),
-        &work.path().join("out"),
-    );
+    let output = translate(&truncated, &input, &work.path().join("out"));
     assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
     assert!(
         stderr(&output).contains("truncated.safetensors"),
@@ -348,17 +370,16 @@ fn translate_with_truncated_checkpoint_names_it() {
 
 #[test]
 fn translate_with_broken_image_names_it() {
-    let Some(model) = shared("fixtures/model") else {
-        return;
-    };
-    let work = tempfile::tempdir().unwrap();
-    let input = work.path().join("input");
-    let Some(_) = copy_photos(&input, 1) else {
+    let Some(Imported {
+        work,
+        checkpoint,
+        input,
+        ..
+    }) = imported(1)
+    else {
         return;
     };
     std::fs::write(input.join("broken.png"), b"not an image\n").unwrap();
-    let checkpoint = work.path().join("checkpoint.safetensors");
-    import(&model.join("authors_checkpoint"), &checkpoint);
 
     let output = translate(&checkpoint, &input, &work.path().join("out"));
     assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
@@ -464,16 +485,15 @@ fn translate_at_size(checkpoint: &Path, input: &Path, out: &Path, size: &str) ->
 
 #[test]
 fn translate_rejects_foreign_out_folder() {
-    let Some(model) = shared("fixtures/model") else {
+    let Some(Imported {
+        work,
+        checkpoint,
+        input,
+        stems,
+    }) = imported(1)
+    else {
         return;
     };
-    let work = tempfile::tempdir().unwrap();
-    let input = work.path().join("input");
-    let Some(stems) = copy_photos(&input, 1) else {
-        return;
-    };
-    let checkpoint = work.path().join("checkpoint.safetensors");
-    import(&model.join("authors_checkpoint"), &checkpoint);
     let out = work.path().join("out");
     std::fs::create_dir_all(&out).unwrap();
     std::fs::write(out.join("notes.txt"), b"keep me").unwrap();
@@ -508,18 +528,17 @@ fn translate_rejects_foreign_out_folder() {
 
 #[test]
 fn failed_translate_leaves_no_output() {
-    let Some(model) = shared("fixtures/model") else {
-        return;
-    };
-    let work = tempfile::tempdir().unwrap();
-    let input = work.path().join("input");
-    let Some(_) = copy_photos(&input, 1) else {
+    let Some(Imported {
+        work,
+        checkpoint,
+        input,
+        ..
+    }) = imported(1)
+    else {
         return;
     };
     // Sorted after photo_0.png, so photo_0 is translated before the failure.
     std::fs::write(input.join("zz_broken.png"), b"not an image\n").unwrap();
-    let checkpoint = work.path().join("checkpoint.safetensors");
-    import(&model.join("authors_checkpoint"), &checkpoint);
     let out = work.path().join("out");
     let output = pipeline(&[
         "translate".as_ref(),
@@ -592,16 +611,15 @@ fn import_checkpoint_creates_out_folder() {
 
 #[test]
 fn translate_rejects_recorded_size() {
-    let Some(model) = shared("fixtures/model") else {
+    let Some(Imported {
+        work,
+        checkpoint,
+        input,
+        ..
+    }) = imported(1)
+    else {
         return;
     };
-    let work = tempfile::tempdir().unwrap();
-    let input = work.path().join("input");
-    let Some(_) = copy_photos(&input, 1) else {
-        return;
-    };
-    let checkpoint = work.path().join("checkpoint.safetensors");
-    import(&model.join("authors_checkpoint"), &checkpoint);
     // Records size 7 in place of 32; the header keeps its length, so the file stays valid.
     let bytes = std::fs::read(&checkpoint).unwrap();
     let pattern = b"\"size\":\"32\"";
