@@ -5,7 +5,8 @@
 //! `optimizer.<G|D_A|D_B>.exp_avg.<weight name>` and `.exp_avg_sq.<weight name>`, and
 //! `replay.<a_full|a_mask|b_full|b_mask>.<slot>`. The random draws of an iteration are derived
 //! from the run's seed and the iteration number (see [`crate::run`]), so the iteration is the
-//! whole random-number state.
+//! whole random-number state. The header carries a blake3 digest of every tensor, so that a
+//! state damaged on disk is rejected instead of resumed.
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
@@ -23,6 +24,22 @@ const METADATA_SECONDS: &str = "seconds";
 const METADATA_SEED: &str = "seed";
 const METADATA_NDF: &str = "ndf";
 const METADATA_DISCRIMINATOR: &str = "discriminator";
+const METADATA_DIGEST: &str = "tensors_blake3";
+
+/// Returns the blake3 digest, in hex, of `tensors` in name order: each name, then its dtype,
+/// shape and little-endian bytes.
+fn digest<'a>(tensors: impl IntoIterator<Item = (&'a String, &'a Tensor)>) -> String {
+    use safetensors::View;
+
+    let mut hasher = blake3::Hasher::new();
+    for (name, tensor) in tensors {
+        hasher.update(&(name.len() as u64).to_le_bytes());
+        hasher.update(name.as_bytes());
+        hasher.update(format!("{:?}{:?}", tensor.dtype(), tensor.dims()).as_bytes());
+        hasher.update(&tensor.data());
+    }
+    hasher.finalize().to_hex().to_string()
+}
 
 /// Position of a run, besides its tensors.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -107,6 +124,7 @@ pub fn save_state(
     }
     header.insert(METADATA_ITERATION.into(), progress.iteration.to_string());
     header.insert(METADATA_SECONDS.into(), progress.seconds.to_string());
+    header.insert(METADATA_DIGEST.into(), digest(&tensors));
     write_checkpoint(path, &tensors, header)?;
     Ok(())
 }
@@ -147,6 +165,13 @@ pub fn load_state(
         .map_err(|_| invalid("the elapsed seconds are not a number".into()))?;
 
     let mut tensors = read_tensors(path, device)?;
+    let mut sorted: Vec<(&String, &Tensor)> = tensors.iter().collect();
+    sorted.sort_by(|a, b| a.0.cmp(b.0));
+    if number(METADATA_DIGEST)? != &digest(sorted) {
+        return Err(invalid(
+            "its tensors do not match the digest in its header, so the file is damaged".into(),
+        ));
+    }
     let dtype = trainer.config().dtype;
     let mut take = |name: &str| -> Result<Tensor, TrainError> {
         let tensor = tensors

@@ -108,6 +108,8 @@ fn identical_runs_write_identical_checkpoints() {
     assert_eq!(losses(&first), losses(&second));
 }
 
+/// A state file cut short or with one flipped bit in its tensor data is not resumed: the run
+/// starts over and writes the checkpoint of an uninterrupted run.
 #[test]
 fn damaged_state_restarts_from_iteration_0() {
     let work = tempfile::tempdir().unwrap();
@@ -116,20 +118,27 @@ fn damaged_state_restarts_from_iteration_0() {
     };
     let first = run_paths(work.path(), "first");
     run(&data, &first).unwrap();
-    let state = first.scratch_dir.join(STATE_FILE);
-    let bytes = std::fs::read(&state).unwrap();
-    std::fs::write(&state, &bytes[..5]).unwrap();
-
-    let again = RunPaths {
-        out_dir: work.path().join("again"),
-        ..first.clone()
-    };
-    let summary = run(&data, &again).unwrap();
-    assert_eq!(summary.resumed_from, 0);
-    assert_eq!(summary.iterations, 6);
     let expected = std::fs::read(first.out_dir.join(CHECKPOINT_FILE)).unwrap();
-    let actual = std::fs::read(again.out_dir.join(CHECKPOINT_FILE)).unwrap();
-    assert!(expected == actual, "the rerun's checkpoint differs");
-    // The state file was replaced by a readable one.
-    assert!(mcgan::checkpoint::read_header(&state).is_ok());
+    let state = first.scratch_dir.join(STATE_FILE);
+    let intact = std::fs::read(&state).unwrap();
+
+    let truncated = intact[..5].to_vec();
+    let mut flipped = intact.clone();
+    // The last bytes are tensor data, past the header.
+    let at = flipped.len() - 3;
+    flipped[at] ^= 0x40;
+    for (damage, bytes) in [("truncated", truncated), ("flipped", flipped)] {
+        std::fs::write(&state, &bytes).unwrap();
+        let again = RunPaths {
+            out_dir: work.path().join(damage),
+            ..first.clone()
+        };
+        let summary = run(&data, &again).unwrap();
+        assert_eq!(summary.resumed_from, 0, "{damage} state");
+        assert_eq!(summary.iterations, 6, "{damage} state");
+        let actual = std::fs::read(again.out_dir.join(CHECKPOINT_FILE)).unwrap();
+        assert!(expected == actual, "the checkpoint after a {damage} state differs");
+        // The state file was replaced by a readable one.
+        assert!(mcgan::checkpoint::read_header(&state).is_ok());
+    }
 }
