@@ -21,7 +21,7 @@ pub struct ImportCheckpointArgs {
     pub out: PathBuf,
 
     /// Training image size in pixels to record in the checkpoint, a multiple of 4 from 8 to
-    /// 8192; translation otherwise takes it from its own --size or from the input images.
+    /// 1024; translation otherwise takes it from its own --size or from the input images.
     #[arg(long, value_name = "N")]
     pub size: Option<usize>,
 }

@@ -52,7 +52,7 @@ pub struct TranslateArgs {
     #[arg(long, value_name = "DIR")]
     pub masks: Option<PathBuf>,
 
-    /// Image side in pixels, a multiple of 4 from 8 to 8192 [default: the checkpoint's
+    /// Image side in pixels, a multiple of 4 from 8 to 1024 [default: the checkpoint's
     /// training size, else the inputs' side].
     #[arg(long, value_name = "N")]
     pub size: Option<usize>,

@@ -43,6 +43,10 @@ pub enum DiscriminatorKind {
     Full,
 }
 
+/// Smallest training size the full PatchGAN takes: its three stride-2 convolutions leave an
+/// eighth of the side, and its two 4x4 stride-1 convolutions take one pixel off each.
+const MIN_SIZE_FULL_DISCRIMINATOR: usize = 24;
+
 /// Parameters of a training run. Every field has a default: the settings of the Mask CycleGAN
 /// paper (Wang et al., 2019), except
 /// `checkpoint_every` and `sample_every`, which only concern bookkeeping.
@@ -159,6 +163,14 @@ impl TrainParams {
                 "size {} is too large; use at most {} pixels",
                 self.size,
                 crate::translate::MAX_SIZE
+            ));
+        }
+        if self.discriminator == DiscriminatorKind::Full && self.size < MIN_SIZE_FULL_DISCRIMINATOR
+        {
+            return Err(format!(
+                "size {} is too small for the full discriminator: use at least \
+                 {MIN_SIZE_FULL_DISCRIMINATOR} pixels, or `discriminator: simple`",
+                self.size
             ));
         }
         if self.ngf == 0 || self.ndf == 0 || self.epochs == 0 {
@@ -291,7 +303,7 @@ mod tests {
 
     #[test]
     fn sizes_outside_range_are_rejected() {
-        for (size, expected) in [(4, "too small"), (30, "multiple of 4"), (8196, "too large")] {
+        for (size, expected) in [(4, "too small"), (30, "multiple of 4"), (1028, "too large")] {
             let params = TrainParams {
                 size,
                 ..TrainParams::default()
@@ -304,6 +316,20 @@ mod tests {
             ..TrainParams::default()
         };
         assert!(largest.validate().is_ok());
+    }
+
+    #[test]
+    fn full_discriminator_needs_24_pixels() {
+        let params = |size, discriminator| TrainParams {
+            size,
+            discriminator,
+            ..TrainParams::default()
+        };
+        let error = params(20, DiscriminatorKind::Full).validate().unwrap_err();
+        assert!(error.contains("full discriminator"), "{error}");
+        assert!(error.contains("24"), "{error}");
+        assert!(params(24, DiscriminatorKind::Full).validate().is_ok());
+        assert!(params(8, DiscriminatorKind::Simple).validate().is_ok());
     }
 
     #[test]

@@ -114,8 +114,9 @@ impl InvalidParam {
 /// quarter of the side, and the residual blocks' reflection padding of 1 needs at least 2.
 pub const MIN_SIZE: usize = 8;
 
-/// Largest image side translated. One 64-channel f32 activation at this side takes 16 GiB.
-pub const MAX_SIZE: usize = 8192;
+/// Largest image side translated or trained. One 64-channel f32 activation at this side takes
+/// 256 MiB per image, and a layer keeps several alive for every image of a batch.
+pub const MAX_SIZE: usize = 1024;
 
 /// Checks an image side for translation, returning the reason it cannot be used.
 pub fn check_size(size: usize) -> std::result::Result<(), String> {

@@ -137,7 +137,10 @@ fn damaged_state_restarts_from_iteration_0() {
         assert_eq!(summary.resumed_from, 0, "{damage} state");
         assert_eq!(summary.iterations, 6, "{damage} state");
         let actual = std::fs::read(again.out_dir.join(CHECKPOINT_FILE)).unwrap();
-        assert!(expected == actual, "the checkpoint after a {damage} state differs");
+        assert!(
+            expected == actual,
+            "the checkpoint after a {damage} state differs"
+        );
         // The state file was replaced by a readable one.
         assert!(mcgan::checkpoint::read_header(&state).is_ok());
     }
