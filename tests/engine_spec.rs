@@ -103,6 +103,12 @@ const MALFORMED: &[(&str, &str, &str, &str)] = &[
         "stage `a`",
     ),
     (
+        "two stages publish to one folder",
+        "stages:\n  a:\n    kind: command\n    params: {run: x}\n    publish: out\n  b:\n    kind: command\n    params: {run: y}\n    publish: ./out\n",
+        "pipeline.yaml:9:",
+        "stage `a`",
+    ),
+    (
         "matrix value not a list",
         "stages:\n  m:\n    kind: command\n    matrix: {n: 3}\n    params: {run: x}\n",
         "pipeline.yaml:4:",

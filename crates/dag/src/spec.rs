@@ -631,17 +631,13 @@ fn expand_stage(
 /// Rejects a publish directory that is the pipeline file's folder or one of its ancestors,
 /// because publishing replaces the directory it names.
 fn check_publish_dir(dir: &Path, root: &Path) -> Result<(), String> {
-    let absolute = |path: &Path| {
-        let path = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
-        normalize_lexically(&path)
-    };
     let root = if root.as_os_str().is_empty() {
         Path::new(".")
     } else {
         root
     };
-    let root = std::fs::canonicalize(root).unwrap_or_else(|_| absolute(root));
-    let target = absolute(dir);
+    let root = std::fs::canonicalize(root).unwrap_or_else(|_| absolute_lexically(root));
+    let target = absolute_lexically(dir);
     let target = std::fs::canonicalize(&target).unwrap_or(target);
     if root.starts_with(&target) {
         return Err(format!(
@@ -651,6 +647,40 @@ fn check_publish_dir(dir: &Path, root: &Path) -> Result<(), String> {
         ));
     }
     Ok(())
+}
+
+/// Rejects two stages publishing to one folder: each publish replaces the folder, so its
+/// content would depend on which stage finished last. A folder inside another stage's is
+/// fine, since publishing carries nested publishes over.
+fn check_publish_clashes(expanded: &[Expanded], reporter: &mut Reporter) {
+    let mut published: Vec<(PathBuf, &Expanded)> = Vec::new();
+    for stage in expanded {
+        let Some(dir) = &stage.publish else {
+            continue;
+        };
+        let dir = absolute_lexically(dir);
+        if let Some((other_dir, other)) = published.iter().find(|(other, _)| *other == dir) {
+            reporter.error(
+                &["stages", &stage.source_name, "publish"],
+                Some(&stage.source_name),
+                format!(
+                    "publishes to the same folder as stage `{}` ({}); each publish replaces \
+                     its folder, so give each stage its own",
+                    other.name,
+                    other_dir.display()
+                ),
+            );
+            continue;
+        }
+        published.push((dir, stage));
+    }
+}
+
+/// Returns `path` made absolute against the working folder, with `.` and `..` resolved
+/// without touching the file system.
+fn absolute_lexically(path: &Path) -> PathBuf {
+    let path = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
+    normalize_lexically(&path)
 }
 
 /// Resolves `.` and `..` components without touching the file system.
@@ -886,6 +916,8 @@ fn resolve(
             );
         }
     }
+
+    check_publish_clashes(&expanded, reporter);
 
     // Input references, by position in `expanded`.
     let mut references: Vec<Vec<(String, Reference)>> = Vec::new();
