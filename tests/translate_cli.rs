@@ -639,3 +639,86 @@ fn translate_rejects_recorded_size() {
     assert!(!message.contains("panicked"), "{message}");
     assert!(!work.path().join("out").exists());
 }
+
+/// Lists the hidden staging folders `pipeline translate` made in `dir` for the output `out`.
+fn staging_folders(dir: &Path, out: &str) -> Vec<String> {
+    std::fs::read_dir(dir)
+        .unwrap()
+        .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|name| name.starts_with(&format!(".{out}.partial-")))
+        .collect()
+}
+
+#[test]
+fn interrupted_translate_leaves_nothing() {
+    let Some(Imported {
+        work,
+        checkpoint,
+        input,
+        ..
+    }) = imported(4)
+    else {
+        return;
+    };
+    let out = work.path().join("out");
+    let child = Command::new(env!("CARGO_BIN_EXE_pipeline"))
+        .args([
+            "translate",
+            "--direction",
+            "a2b",
+            "--size",
+            "1024",
+            "--batch",
+            "1",
+        ])
+        .args(["--scale", "0.2,0.4,0.6,0.8,1"])
+        .arg("--checkpoint")
+        .arg(&checkpoint)
+        .arg("--input")
+        .arg(&input)
+        .arg("--out")
+        .arg(&out)
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while staging_folders(work.path(), "out").is_empty() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no staging folder appeared"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    // SAFETY: sends SIGTERM to the child started above.
+    unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGTERM) };
+    let output = child.wait_with_output().unwrap();
+    let message = stderr(&output);
+    assert_eq!(output.status.code(), Some(1), "{message}");
+    assert!(message.contains("interrupted"), "{message}");
+    assert!(staging_folders(work.path(), "out").is_empty());
+    assert!(!out.exists());
+}
+
+#[test]
+fn stale_staging_folder_is_deleted() {
+    let Some(Imported {
+        work,
+        checkpoint,
+        input,
+        ..
+    }) = imported(1)
+    else {
+        return;
+    };
+    // The staging folder of a translation whose process has ended, as after a SIGKILL.
+    let mut ended = Command::new("true").spawn().unwrap();
+    ended.wait().unwrap();
+    let stale = work.path().join(format!(".out.partial-{}", ended.id()));
+    std::fs::create_dir(&stale).unwrap();
+    std::fs::write(stale.join("half.png"), b"partial").unwrap();
+
+    let output = translate(&checkpoint, &input, &work.path().join("out"));
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert!(!stale.exists());
+    assert!(staging_folders(work.path(), "out").is_empty());
+}

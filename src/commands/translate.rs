@@ -6,6 +6,7 @@
 //! `stages::translate::translate_folder`, so the same values give the same bytes either way.
 
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use anyhow::Context;
 
@@ -88,6 +89,29 @@ fn flag_of(param: &str) -> &'static str {
     }
 }
 
+/// Set by SIGINT or SIGTERM: the translation stops after the current batch and deletes its
+/// staging folder.
+static INTERRUPTED: AtomicBool = AtomicBool::new(false);
+
+extern "C" fn on_interrupt(_signal: libc::c_int) {
+    if INTERRUPTED.swap(true, Ordering::SeqCst) {
+        // A second signal ends the process at once; the next run deletes the staging folder.
+        // SAFETY: `_exit` is async-signal-safe.
+        unsafe { libc::_exit(130) };
+    }
+}
+
+/// Makes SIGINT and SIGTERM stop the translation cleanly instead of ending the process with
+/// a half-written staging folder.
+fn stop_on_interrupt() {
+    let handler = on_interrupt as extern "C" fn(libc::c_int) as libc::sighandler_t;
+    // SAFETY: the handler only swaps an atomic and calls `_exit`, both async-signal-safe.
+    unsafe {
+        libc::signal(libc::SIGINT, handler);
+        libc::signal(libc::SIGTERM, handler);
+    }
+}
+
 /// Translates the folder and prints what was written.
 pub fn run(args: TranslateArgs) -> anyhow::Result<()> {
     let params = args.params();
@@ -102,6 +126,7 @@ pub fn run(args: TranslateArgs) -> anyhow::Result<()> {
     let checkpoint = checkpoint_file(&args.checkpoint);
     let device = stages::features::candle_device(dag::Device::Cpu)?;
 
+    stop_on_interrupt();
     let staging = StagingFolder::create(&args.out)?;
     let paths = TranslatePaths {
         checkpoint: &checkpoint,
@@ -109,7 +134,17 @@ pub fn run(args: TranslateArgs) -> anyhow::Result<()> {
         masks: args.masks.as_deref(),
         out_dir: staging.path(),
     };
-    let summary = translate_folder(&params, paths, &device, &mut |_| {}, &|| false)?;
+    let interrupted = || INTERRUPTED.load(Ordering::SeqCst);
+    let summary = match translate_folder(&params, paths, &device, &mut |_| {}, &interrupted) {
+        Ok(summary) => summary,
+        Err(_) if interrupted() => {
+            anyhow::bail!(
+                "interrupted; {} is unchanged, rerun to translate",
+                args.out.display()
+            )
+        }
+        Err(error) => return Err(error),
+    };
     staging.publish()?;
     eprintln!(
         "translated {} images at {}x{} into {} folders under {}",
@@ -168,6 +203,7 @@ impl StagingFolder {
         let parent = parent.unwrap_or_else(|| Path::new("."));
         std::fs::create_dir_all(parent)
             .with_context(|| format!("cannot create the folder {}", parent.display()))?;
+        remove_stale_staging(parent, &name);
         let staging = parent.join(format!(".{name}.partial-{}", std::process::id()));
         if staging.exists() {
             std::fs::remove_dir_all(&staging).with_context(|| {
@@ -210,6 +246,30 @@ impl StagingFolder {
             })?;
         }
         Ok(())
+    }
+}
+
+/// Deletes the staging folders of `name` in `parent` that translations ended by SIGKILL left:
+/// those whose process no longer exists.
+fn remove_stale_staging(parent: &Path, name: &str) {
+    let prefix = format!(".{name}.partial-");
+    let Ok(entries) = std::fs::read_dir(parent) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let file_name = entry.file_name().to_string_lossy().into_owned();
+        let Some(pid) = file_name
+            .strip_prefix(&prefix)
+            .and_then(|pid| pid.parse::<libc::pid_t>().ok())
+        else {
+            continue;
+        };
+        // SAFETY: signal 0 sends nothing; it only checks that the process exists.
+        let gone = unsafe { libc::kill(pid, 0) } != 0
+            && std::io::Error::last_os_error().raw_os_error() == Some(libc::ESRCH);
+        if gone {
+            let _ = std::fs::remove_dir_all(entry.path());
+        }
     }
 }
 
