@@ -174,6 +174,12 @@ fn invalid_command_line_exits_2() {
     }
     let missing = project.pipeline(&["run", "-f", "missing.yaml"]);
     assert_eq!(missing.status.code(), Some(2));
+    if !cfg!(feature = "cuda") {
+        let cuda = project.pipeline(&["run", "--device", "cuda"]);
+        let message = String::from_utf8_lossy(&cuda.stderr);
+        assert_eq!(cuda.status.code(), Some(2), "{message}");
+        assert!(message.contains("--features cuda"), "{message}");
+    }
 }
 
 const MATRIX: &str = r#"

@@ -53,10 +53,12 @@ pub fn run(args: RunArgs) -> anyhow::Result<()> {
     let device = match args.device {
         DeviceChoice::Cpu => dag::Device::Cpu,
         DeviceChoice::Cuda if !cfg!(feature = "cuda") => {
-            bail!(
+            return Err(InvalidInput(
                 "--device cuda: this binary was built without CUDA; rebuild it with \
                  `cargo build --release --features cuda` or use --device cpu"
+                    .into(),
             )
+            .into());
         }
         DeviceChoice::Cuda if gpus == 0 => {
             bail!(
@@ -86,6 +88,7 @@ pub fn run(args: RunArgs) -> anyhow::Result<()> {
         objects_hashed = counters.objects_hashed.load(Ordering::Relaxed),
         "store access"
     );
+    // A fixed form, `N stages run, M reused from cache`, also for 1: scripts parse this line.
     println!(
         "{} stages run, {} reused from cache",
         summary.ran.len(),
@@ -103,8 +106,8 @@ pub fn run(args: RunArgs) -> anyhow::Result<()> {
             .map(|(name, _)| name.as_str())
             .collect();
         bail!(
-            "{} stage(s) failed: {}; their errors and log files are listed above",
-            names.len(),
+            "{} failed: {}; their errors and log files are listed above",
+            count(names.len(), "stage", "stages"),
             names.join(", ")
         );
     }
@@ -116,4 +119,10 @@ fn cuda_device_count() -> usize {
     (0..64)
         .take_while(|index| std::path::Path::new(&format!("/dev/nvidia{index}")).exists())
         .count()
+}
+
+/// Writes `number` with the singular or plural noun: `1 stage`, `3 stages`.
+fn count(number: usize, singular: &str, plural: &str) -> String {
+    let noun = if number == 1 { singular } else { plural };
+    format!("{number} {noun}")
 }

@@ -173,11 +173,15 @@ impl TrainParams {
                 self.size
             ));
         }
-        if self.ngf == 0 || self.ndf == 0 || self.epochs == 0 {
-            return Err("ngf, ndf and epochs must be positive".into());
-        }
-        if self.iterations_per_epoch == Some(0) || self.train_limit == Some(0) {
-            return Err("iterations_per_epoch and train_limit must be positive when set".into());
+        let counts = [
+            ("ngf", Some(self.ngf)),
+            ("ndf", Some(self.ndf)),
+            ("epochs", Some(self.epochs)),
+            ("iterations_per_epoch", self.iterations_per_epoch),
+            ("train_limit", self.train_limit),
+        ];
+        if let Some((name, _)) = counts.iter().find(|(_, value)| *value == Some(0)) {
+            return Err(format!("`{name}` is 0; use a positive whole number"));
         }
         if self.decay_from_epoch > self.epochs {
             return Err(format!(
@@ -330,6 +334,25 @@ mod tests {
         assert!(error.contains("24"), "{error}");
         assert!(params(24, DiscriminatorKind::Full).validate().is_ok());
         assert!(params(8, DiscriminatorKind::Simple).validate().is_ok());
+    }
+
+    #[test]
+    fn zero_count_names_its_param() {
+        let cases: [(&str, fn(&mut TrainParams)); 5] = [
+            ("ngf", |params| params.ngf = 0),
+            ("ndf", |params| params.ndf = 0),
+            ("epochs", |params| params.epochs = 0),
+            ("iterations_per_epoch", |params| {
+                params.iterations_per_epoch = Some(0)
+            }),
+            ("train_limit", |params| params.train_limit = Some(0)),
+        ];
+        for (name, zero) in cases {
+            let mut params = TrainParams::default();
+            zero(&mut params);
+            let error = params.validate().unwrap_err();
+            assert_eq!(error, format!("`{name}` is 0; use a positive whole number"));
+        }
     }
 
     #[test]
