@@ -41,6 +41,12 @@ impl StageKind for Train {
         INPUTS
     }
 
+    fn check_inputs(&self, params: &serde_json::Value, inputs: &[&str]) -> Result<(), String> {
+        let typed: TrainParams =
+            serde_json::from_value(params.clone()).map_err(|error| error.to_string())?;
+        typed.mask_scheme(inputs.contains(&"masks")).map(|_| ())
+    }
+
     fn resources(&self, _params: &serde_json::Value) -> Resources {
         Resources {
             threads: TRAIN_THREADS,

@@ -825,7 +825,18 @@ fn apply_overrides(expanded: &mut [Expanded], overrides: &[Override], reporter: 
 fn check_all_params(expanded: &mut [Expanded], reporter: &mut Reporter) {
     for stage in expanded.iter_mut() {
         match stage.kind.check_params(&normalize_numbers(&stage.params)) {
-            Ok(canonical) => stage.params = normalize_numbers(&canonical),
+            Ok(canonical) => {
+                stage.params = normalize_numbers(&canonical);
+                let inputs: Vec<&str> =
+                    stage.inputs.iter().map(|(name, _)| name.as_str()).collect();
+                if let Err(message) = stage.kind.check_inputs(&stage.params, &inputs) {
+                    reporter.error(
+                        &["stages", stage.source_name.as_str(), "params"],
+                        Some(&stage.name),
+                        format!("invalid params for kind `{}`: {message}", stage.kind.name()),
+                    );
+                }
+            }
             Err(message) => {
                 let path = offending_param(&message, &stage.params)
                     .or_else(|| mistyped_param(stage.kind.as_ref(), &stage.params));

@@ -29,6 +29,13 @@ pub trait StageKind: Send + Sync {
     /// Returns the input names this kind accepts, and which of them are required.
     fn inputs(&self) -> &'static [InputSpec];
 
+    /// Checks canonical `params` against the names of the inputs a stage gives, for rules that
+    /// join the two, such as a param that needs an optional input. The default accepts all.
+    fn check_inputs(&self, params: &serde_json::Value, inputs: &[&str]) -> Result<(), String> {
+        let _ = (params, inputs);
+        Ok(())
+    }
+
     /// Returns the files and folders outside the store that a run with these canonical params
     /// reads, as written (relative paths are relative to the pipeline file's folder). Their
     /// content digests enter the stage key, so changing, creating or deleting one makes the

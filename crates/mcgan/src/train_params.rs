@@ -168,7 +168,7 @@ impl TrainParams {
         if self.discriminator == DiscriminatorKind::Full && self.size < MIN_SIZE_FULL_DISCRIMINATOR
         {
             return Err(format!(
-                "size {} is too small for the full discriminator: use at least \
+                "`size` {} is too small for the full discriminator: use at least \
                  {MIN_SIZE_FULL_DISCRIMINATOR} pixels, or `discriminator: simple`",
                 self.size
             ));
