@@ -81,3 +81,43 @@ fn sigkill_takes_command_child_along() {
     child.wait().unwrap();
     wait_for("the command's process to die", || !is_running(sleeper));
 }
+
+/// Three stages of which `--jobs 1` runs one at a time.
+const QUEUED: &str = r#"
+stages:
+  one:
+    kind: command
+    params: {run: "echo $$ > $SCRATCH/pid; exec sleep 30"}
+  two:
+    kind: command
+    params: {run: "echo $$ > $SCRATCH/pid; exec sleep 31"}
+  three:
+    kind: command
+    params: {run: "echo $$ > $SCRATCH/pid; exec sleep 32"}
+"#;
+
+#[test]
+fn interrupt_starts_no_waiting_stage() {
+    let project = Project::new(QUEUED);
+    let child = project
+        .command(&["run", "--jobs", "1"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child_pid(&project);
+    // SAFETY: kill(2) on the child this test started.
+    unsafe {
+        libc::kill(child.id() as libc::pid_t, libc::SIGINT);
+    }
+    let output = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    let started = files_under(&project.cache().join("scratch"))
+        .iter()
+        .filter(|path| path.ends_with("pid"))
+        .count();
+    assert_eq!(started, 1, "{stderr}");
+    assert!(stderr.matches("ERROR").count() <= 1, "{stderr}");
+    assert!(files_under(&project.cache().join("tmp")).is_empty());
+}

@@ -107,7 +107,8 @@ async fn schedule(
     let mut records: Vec<Option<Arc<RunRecord>>> = vec![None; count];
     let mut summary = RunSummary::default();
     let mut stop_starting = false;
-    let mut running: JoinSet<(usize, Result<Outcome, StageError>)> = JoinSet::new();
+    // A task's result is `None` when the run was interrupted before the stage's turn came.
+    let mut running: JoinSet<(usize, Option<Result<Outcome, StageError>>)> = JoinSet::new();
     let ctrl_c = tokio::signal::ctrl_c();
     tokio::pin!(ctrl_c);
     // SIGTERM (what `kill` and job schedulers send) stops the run like Ctrl-C. Without a
@@ -168,6 +169,9 @@ async fn schedule(
                 running.spawn(async move {
                     let permits = cpu.acquire_many_owned(threads as u32).await;
                     let gpu_permits = gpu.acquire_many_owned(gpus_needed as u32).await;
+                    if execute_options.cancelled.load(Ordering::Relaxed) {
+                        return (index, None);
+                    }
                     let result = tokio::task::spawn_blocking(move || {
                         execute(&store, &pipeline, index, &records, &execute_options)
                     })
@@ -180,7 +184,7 @@ async fn schedule(
                             log: Default::default(),
                         })
                     });
-                    (index, result)
+                    (index, Some(result))
                 });
             }
         }
@@ -191,6 +195,11 @@ async fn schedule(
         tokio::select! {
             finished = running.join_next() => {
                 let Some(Ok((index, result))) = finished else { continue };
+                let Some(result) = result else {
+                    // Never started: listed with the stages left waiting.
+                    state[index] = State::Waiting;
+                    continue;
+                };
                 let name = pipeline.stages[index].name.clone();
                 match result {
                     Ok(outcome) => {
