@@ -298,7 +298,12 @@ pub fn train(
         if checkpoint_due || cancelled {
             save(&trainer, &history, done)?;
             last_checkpoint = done;
-            tracing::debug!(iteration = done, "checkpoint written");
+            tracing::info!(
+                iteration = done,
+                total,
+                generator_loss = outcome.losses.generator,
+                "checkpoint written"
+            );
         }
         (hooks.progress)(ProgressUpdate {
             iteration: done,
