@@ -426,6 +426,36 @@ fn translate_bad_usage_exits_2() {
 }
 
 #[test]
+fn pytorch_files_point_to_import_checkpoint() {
+    let work = tempfile::tempdir().unwrap();
+    std::fs::write(work.path().join("netG_A2B.pth"), b"PK").unwrap();
+    let translate = Command::new(env!("CARGO_BIN_EXE_pipeline"))
+        .args(["translate", "--checkpoint", "netG_A2B.pth", "--input", "."])
+        .args(["--out", "out", "--direction", "a2b"])
+        .current_dir(work.path())
+        .output()
+        .unwrap();
+    let message = stderr(&translate);
+    assert_eq!(translate.status.code(), Some(2), "{message}");
+    assert!(message.contains("pipeline import-checkpoint"), "{message}");
+
+    let import = Command::new(env!("CARGO_BIN_EXE_pipeline"))
+        .args([
+            "import-checkpoint",
+            "netG_A2B.pth",
+            "--out",
+            "model.safetensors",
+        ])
+        .current_dir(work.path())
+        .output()
+        .unwrap();
+    let message = stderr(&import);
+    assert_eq!(import.status.code(), Some(2), "{message}");
+    assert!(message.contains("is a file"), "{message}");
+    assert!(!work.path().join("model.safetensors").exists());
+}
+
+#[test]
 fn translate_invalid_flags_name_flag() {
     let work = tempfile::tempdir().unwrap();
     let base = [

@@ -31,6 +31,13 @@ pub fn run(args: ImportCheckpointArgs) -> anyhow::Result<()> {
     if let Some(size) = args.size {
         check_size(size).map_err(|reason| InvalidInput(format!("invalid --size: {reason}")))?;
     }
+    if args.dir.is_file() {
+        return Err(InvalidInput(format!(
+            "{} is a file; give the folder that holds netG_A2B.pth and netG_B2A.pth",
+            args.dir.display()
+        ))
+        .into());
+    }
     let imported = import_authors_checkpoint(&args.dir)?;
     if let Some(folder) = args.out.parent().filter(|p| !p.as_os_str().is_empty()) {
         std::fs::create_dir_all(folder)

@@ -124,6 +124,17 @@ pub fn run(args: TranslateArgs) -> anyhow::Result<()> {
     })?;
     check_out_folder(&args.out)?;
     let checkpoint = checkpoint_file(&args.checkpoint);
+    if checkpoint
+        .extension()
+        .is_some_and(|extension| extension == "pth")
+    {
+        return Err(InvalidInput(format!(
+            "--checkpoint {} is a PyTorch file; convert the folder that holds it with \
+             `pipeline import-checkpoint DIR --out FILE.safetensors` and pass that file",
+            checkpoint.display()
+        ))
+        .into());
+    }
     let device = stages::features::candle_device(dag::Device::Cpu)?;
 
     stop_on_interrupt();
