@@ -65,6 +65,17 @@ fn sigterm_cancels_running_stage_cleanly() {
     assert!(files_under(&project.cache().join("tmp")).is_empty());
     assert!(!files_under(&project.cache().join("scratch")).is_empty());
     assert!(!is_running(sleeper));
+
+    // The scratch folder the stage left is what its next run resumes from.
+    let status = project.pipeline(&["status"]);
+    let text = String::from_utf8_lossy(&status.stdout);
+    assert!(
+        text.contains("slow  stale (never run; the next run resumes an interrupted one)"),
+        "{text}"
+    );
+    let json = project.pipeline(&["status", "--json"]);
+    let rows: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
+    assert_eq!(rows[0]["resumable"], serde_json::Value::Bool(true));
 }
 
 #[test]

@@ -14,7 +14,7 @@ pub struct StatusArgs {
     pub cache: CacheOptions,
     #[command(flatten)]
     pub overrides: OverrideOptions,
-    /// Print a JSON array of {stage, state, reason}.
+    /// Print a JSON array of {stage, state, reason, resumable}.
     #[arg(long)]
     pub json: bool,
 }
@@ -40,6 +40,7 @@ pub fn run(args: StatusArgs) -> anyhow::Result<()> {
                     "stage": status.stage,
                     "state": if status.reason.is_some() { "stale" } else { "fresh" },
                     "reason": status.reason.as_ref().map(ToString::to_string),
+                    "resumable": status.resumable,
                 })
             })
             .collect();
@@ -55,6 +56,10 @@ pub fn run(args: StatusArgs) -> anyhow::Result<()> {
     for status in &statuses {
         match &status.reason {
             None => println!("{:width$}  fresh", status.stage),
+            Some(reason) if status.resumable => println!(
+                "{:width$}  stale ({reason}; the next run resumes an interrupted one)",
+                status.stage
+            ),
             Some(reason) => println!("{:width$}  stale ({reason})", status.stage),
         }
     }

@@ -47,6 +47,9 @@ pub struct StageStatus {
     pub reason: Option<StaleReason>,
     /// The current key, when every input is fresh so it can be computed.
     pub key: Option<String>,
+    /// Whether an interrupted run of this key left state in its scratch folder, which the
+    /// next run resumes from (a training checkpoint, for one).
+    pub resumable: bool,
 }
 
 /// What `names/<stage>.json` held.
@@ -112,10 +115,16 @@ pub fn pipeline_status(
         };
 
         stale[index] = reason.is_some();
+        let resumable = reason.is_some()
+            && key.as_ref().is_some_and(|key| {
+                std::fs::read_dir(store.scratch_path(key))
+                    .is_ok_and(|mut entries| entries.next().is_some())
+            });
         statuses.push(StageStatus {
             stage: stage.name.clone(),
             reason,
             key,
+            resumable,
         });
     }
     Ok(statuses)
