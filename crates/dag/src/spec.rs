@@ -880,8 +880,8 @@ fn blamed_override(stage: &Expanded, param: Option<&str>) -> Option<String> {
 }
 
 /// Finds the param whose value the kind rejects when serde's message does not name the field
-/// (`invalid type: string "soon", expected f64`). It is the key whose removal makes the params
-/// valid, or turns the error into `missing field` for that key.
+/// (`invalid type: string "soon", expected a number`). It is the key whose removal makes the
+/// params valid, or turns the error into `missing field` for that key.
 fn mistyped_param(kind: &dyn StageKind, params: &Value) -> Option<String> {
     let Value::Object(map) = params else {
         return None;
