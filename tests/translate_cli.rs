@@ -711,6 +711,7 @@ fn interrupted_translate_leaves_nothing() {
         .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
+
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
     while staging_folders(work.path(), "out").is_empty() {
         assert!(
@@ -721,6 +722,7 @@ fn interrupted_translate_leaves_nothing() {
     }
     // SAFETY: sends SIGTERM to the child started above.
     unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGTERM) };
+
     let output = child.wait_with_output().unwrap();
     let message = stderr(&output);
     assert_eq!(output.status.code(), Some(1), "{message}");

@@ -260,8 +260,8 @@ impl StagingFolder {
     }
 }
 
-/// Deletes the staging folders of `name` in `parent` that translations ended by SIGKILL left:
-/// those whose process no longer exists.
+/// Deletes the staging folders of `name` in `parent` whose process no longer exists, as when
+/// a translation was ended by SIGKILL.
 fn remove_stale_staging(parent: &Path, name: &str) {
     let prefix = format!(".{name}.partial-");
     let Ok(entries) = std::fs::read_dir(parent) else {
@@ -276,9 +276,9 @@ fn remove_stale_staging(parent: &Path, name: &str) {
             continue;
         };
         // SAFETY: signal 0 sends nothing; it only checks that the process exists.
-        let gone = unsafe { libc::kill(pid, 0) } != 0
+        let exited = unsafe { libc::kill(pid, 0) } != 0
             && std::io::Error::last_os_error().raw_os_error() == Some(libc::ESRCH);
-        if gone {
+        if exited {
             let _ = std::fs::remove_dir_all(entry.path());
         }
     }

@@ -399,9 +399,9 @@ fn scalar(tensor: &Tensor) -> Result<f32> {
     tensor.to_dtype(DType::F32)?.to_scalar::<f32>()
 }
 
-/// Applies `generator` to each of `inputs` (batches of the same size) as one batch, which is
-/// the same per image (instance norm and every other layer work image by image) but builds
-/// fewer graph nodes and accumulates each weight gradient fewer times.
+/// Applies `generator` to each of `inputs` (batches of the same size) as one batch. Every
+/// layer, instance norm included, works image by image, so the outputs are those of separate
+/// calls, but the batch builds fewer graph nodes and sums each weight gradient fewer times.
 fn forward_together<const N: usize>(
     generator: &Generator,
     inputs: [&Tensor; N],

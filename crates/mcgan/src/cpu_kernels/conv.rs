@@ -179,17 +179,17 @@ fn bias_grad(grad: &[f32], channels: usize, plane: usize) -> Vec<f32> {
         .collect()
 }
 
-/// Which gradients a backward pass computes: those of the inputs that depend on a variable.
-/// An image entering a discriminator needs none, nor do the weights of a discriminator that
-/// only scores the generators' output.
+/// The gradients a backward pass computes: those of the inputs that depend on a variable.
+/// An image entering a discriminator needs none, and neither do the weights of a
+/// discriminator that only scores the generators' output.
 #[derive(Debug, Clone, Copy)]
-struct Wanted {
+struct Needed {
     x: bool,
     weight: bool,
     bias: bool,
 }
 
-impl Wanted {
+impl Needed {
     fn of(x: &Tensor, weight: &Tensor, bias: &Tensor) -> Self {
         Self {
             x: x.track_op(),
@@ -199,7 +199,7 @@ impl Wanted {
     }
 }
 
-/// The gradients of a convolution's input, weight and bias, each computed only when wanted.
+/// The gradients of a convolution's input, weight and bias, each computed only when needed.
 type Gradients = (Option<Vec<f32>>, Option<Vec<f32>>, Option<Vec<f32>>);
 
 /// Wraps the gradients as tensors shaped like `x`, `weight` and `bias`.
@@ -262,12 +262,12 @@ impl Conv2dOp {
         }
     }
 
-    /// Computes the wanted gradients by windows: `dW += dy @ windows(x)^T` and
+    /// Computes the needed gradients by windows: `dW += dy @ windows(x)^T` and
     /// `dx = col2im(W^T @ dy)`.
     fn backward_by_windows(
         &self,
         shape: &ConvShape,
-        wanted: Wanted,
+        needed: Needed,
         x: &[f32],
         weight: &[f32],
         grad: &[f32],
@@ -275,18 +275,18 @@ impl Conv2dOp {
         let window = &shape.window;
         let (rows, columns, out_channels) = (window.rows(), window.columns(), shape.out_channels);
         let image_len = window.image_len();
-        let mut grad_x = wanted.x.then(|| zeroed(shape.batch * image_len));
-        let mut grad_w = wanted.weight.then(|| zeroed(out_channels * rows));
+        let mut grad_x = needed.x.then(|| zeroed(shape.batch * image_len));
+        let mut grad_w = needed.weight.then(|| zeroed(out_channels * rows));
         let identity = window.is_identity();
-        let col_len = |needed: bool| {
-            if identity || !needed {
+        let col_len = |used: bool| {
+            if identity || !used {
                 0
             } else {
                 rows * columns
             }
         };
-        let mut col = Scratch::take(col_len(wanted.weight));
-        let mut grad_col = Scratch::take(col_len(wanted.x));
+        let mut col = Scratch::take(col_len(needed.weight));
+        let mut grad_col = Scratch::take(col_len(needed.x));
         let images = x.chunks(image_len);
         let grads = grad.chunks(out_channels * columns);
         for (index, (image, dy)) in images.zip(grads).enumerate() {
@@ -336,12 +336,12 @@ impl Conv2dOp {
         (grad_x, grad_w)
     }
 
-    /// Computes the wanted gradients by taps: `d(products)` spreads each output gradient over
+    /// Computes the needed gradients by taps: `d(products)` spreads each output gradient over
     /// its taps, then `dx = W_t^T @ d(products)` and `dW_t += d(products) @ x^T`.
     fn backward_by_taps(
         &self,
         shape: &ConvShape,
-        wanted: Wanted,
+        needed: Needed,
         x: &[f32],
         weight: &[f32],
         grad: &[f32],
@@ -351,8 +351,8 @@ impl Conv2dOp {
             (window.channels, shape.in_plane(), window.image_len());
         let tap_rows = shape.out_channels * shape.taps();
         let by_tap = weights_by_tap(weight, shape);
-        let mut grad_x = wanted.x.then(|| zeroed(shape.batch * image_len));
-        let mut grad_by_tap = wanted.weight.then(|| vec![0f32; tap_rows * channels]);
+        let mut grad_x = needed.x.then(|| zeroed(shape.batch * image_len));
+        let mut grad_by_tap = needed.weight.then(|| vec![0f32; tap_rows * channels]);
         let mut grad_products = Scratch::take(tap_rows * in_plane);
         let images = x.chunks(image_len);
         let grads = grad.chunks(shape.out_channels * shape.out_plane());
@@ -441,27 +441,27 @@ impl CustomOp3 for Conv2dOp {
         grad: &Tensor,
     ) -> Result<(Option<Tensor>, Option<Tensor>, Option<Tensor>)> {
         let shape = self.shape(x.dims(), weight.dims())?;
-        let wanted = Wanted::of(x, weight, bias);
+        let needed = Needed::of(x, weight, bias);
         let grads = with_f32(x, |x| {
             with_f32(weight, |weight| {
                 with_f32(grad, |grad| {
                     let (grad_x, grad_w) = match shape.method() {
                         Method::Windows => {
-                            self.backward_by_windows(&shape, wanted, x, weight, grad)
+                            self.backward_by_windows(&shape, needed, x, weight, grad)
                         }
-                        Method::Taps => self.backward_by_taps(&shape, wanted, x, weight, grad),
+                        Method::Taps => self.backward_by_taps(&shape, needed, x, weight, grad),
                         Method::Winograd => winograd::backward(
                             &shape.window,
                             shape.batch,
                             shape.out_channels,
-                            (wanted.x, wanted.weight),
+                            (needed.x, needed.weight),
                             lock(&self.saved).take(),
                             x,
                             weight,
                             grad,
                         ),
                     };
-                    let grad_b = wanted
+                    let grad_b = needed
                         .bias
                         .then(|| bias_grad(grad, shape.out_channels, shape.out_plane()));
                     Ok((grad_x, grad_w, grad_b))
@@ -559,12 +559,12 @@ impl CustomOp3 for ConvTranspose2dOp {
         grad: &Tensor,
     ) -> Result<(Option<Tensor>, Option<Tensor>, Option<Tensor>)> {
         let shape = self.shape(x.dims(), weight.dims())?;
-        let wanted = Wanted::of(x, weight, bias);
+        let needed = Needed::of(x, weight, bias);
         let window = &shape.window;
         let (rows, columns, in_channels) = (window.rows(), window.columns(), shape.out_channels);
         let image_len = in_channels * columns;
-        let mut grad_x = wanted.x.then(|| zeroed(x.elem_count()));
-        let mut grad_w = wanted.weight.then(|| zeroed(in_channels * rows));
+        let mut grad_x = needed.x.then(|| zeroed(x.elem_count()));
+        let mut grad_w = needed.weight.then(|| zeroed(in_channels * rows));
         let mut col = Scratch::take(rows * columns);
 
         let grad_b = with_f32(x, |x| {
@@ -588,7 +588,7 @@ impl CustomOp3 for ConvTranspose2dOp {
                             gemm(in_channels, rows, columns, grad_w, true, image, windows_t);
                         }
                     }
-                    Ok(wanted
+                    Ok(needed
                         .bias
                         .then(|| bias_grad(grad, window.channels, shape.in_plane())))
                 })
@@ -603,7 +603,7 @@ mod tests {
     use super::*;
     use candle_core::{Device, Var};
 
-    const ALL: Wanted = Wanted {
+    const ALL: Needed = Needed {
         x: true,
         weight: true,
         bias: true,

@@ -478,14 +478,14 @@ pub fn forward(
 }
 
 /// Returns the gradients of [`forward`] with respect to `x` and `weight` given `grad`
-/// (`[N, O, Ho, Wo]`), each only if its flag in `wanted` (input, weight) is set. The
+/// (`[N, O, Ho, Wo]`), each only if its flag in `needed` (input, weight) is set. The
 /// transforms come from `saved` when the forward call kept them, and are recomputed otherwise.
 #[allow(clippy::too_many_arguments)]
 pub fn backward(
     window: &Window,
     batch: usize,
     out_channels: usize,
-    wanted: (bool, bool),
+    needed: (bool, bool),
     saved: Option<Transformed>,
     x: &[f32],
     weight: &[f32],
@@ -501,7 +501,7 @@ pub fn backward(
     transform_output_grads(&tiles, grad, &mut grad_outputs);
     let grad_outputs = &*grad_outputs;
 
-    let grad_w = wanted.1.then(|| {
+    let grad_w = needed.1.then(|| {
         let inputs = inputs.unwrap_or_else(|| transform_inputs(&tiles, x));
         // dU[e] [O, C] = dM[e] [O, T] @ V[e]^T [T, C]
         let mut grad_kernels = vec![0f32; POINTS * out_channels * channels];
@@ -517,7 +517,7 @@ pub fn backward(
         );
         transform_kernel_grads(&tiles, &grad_kernels)
     });
-    let grad_x = wanted.0.then(|| {
+    let grad_x = needed.0.then(|| {
         let kernels = kernels.unwrap_or_else(|| transform_kernels(&tiles, weight));
         // dV[e] [C, T] = U[e]^T [C, O] @ dM[e] [O, T]
         let mut grad_inputs = Scratch::take(POINTS * channels * count);
